@@ -1,0 +1,256 @@
+"""Reading a bundle: the header, the entries, and tensors from the data shards.
+
+Opening a bundle reads only the ``.index`` footer and index block.  Looking up
+one tensor reads one index data block and then exactly that tensor's bytes from
+its shard.  Listing every entry reads every index block once and parses all the
+BundleEntryProtos with a single protobuf call.
+
+Every size, offset and shape is checked against the files before anything is
+allocated, so a hostile index cannot make the reader allocate more than the
+files actually hold.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+from .. import dtypes
+from ..codecs import crc32c_extend, unmask_crc
+from ..errors import (
+    ChecksumMismatchError,
+    CheckpointNotFoundError,
+    MalformedError,
+    TensorNotFoundError,
+    UnsupportedError,
+)
+from ..fileio import RandomAccessFile, open_random_access
+from ..sstable.reader import TableReader
+from .entry import HEADER_KEY, TENSOR_BUNDLE_VERSION, BundleEntry, BundleHeader, parse_entries, parse_entry, parse_header
+from .naming import data_path, index_path
+from .slices import encode_slice_key
+from .tensor_bytes import decode_strings
+
+__all__ = ["BundleReader"]
+
+_MAX_SHARDS = 1 << 20  # far beyond anything real; stops absurd headers early
+
+
+class BundleReader:
+    """Low-level access to one checkpoint bundle (``PREFIX.index`` + data shards).
+
+    Args:
+        prefix: the checkpoint prefix (a path without ``.index``), or an fsspec URL.
+        verify: check block and tensor CRC-32Cs on every read (default True).
+
+    Attributes:
+        table: the underlying :class:`~tfckpt_lab.sstable.TableReader` of the index.
+    """
+
+    def __init__(self, prefix, *, verify: bool = True):
+        self.prefix = os.fspath(prefix)
+        self.index_path = index_path(self.prefix)
+        self.verify = verify
+        try:
+            self.table = TableReader(self.index_path, verify=verify)
+        except CheckpointNotFoundError:
+            raise CheckpointNotFoundError(
+                "no checkpoint here: the index file is missing", path=self.index_path) from None
+        self._header: BundleHeader | None = None
+        self._entries: dict[bytes, BundleEntry] | None = None
+        self._entry_cache: dict[bytes, BundleEntry] = {}
+        self._data: dict[int, RandomAccessFile] = {}
+        self._lock = threading.Lock()
+
+    # -- header & entries -----------------------------------------------------
+    @property
+    def header(self) -> BundleHeader:
+        """The BundleHeaderProto stored under the empty key."""
+        if self._header is None:
+            value = self.table.get(HEADER_KEY)
+            if value is None:
+                raise MalformedError("index has no header entry (empty key)", path=self.index_path)
+            h = parse_header(value, path=self.index_path)
+            if not 1 <= h.num_shards <= _MAX_SHARDS:
+                raise MalformedError(f"header says num_shards={h.num_shards}", path=self.index_path)
+            if h.min_consumer > TENSOR_BUNDLE_VERSION or TENSOR_BUNDLE_VERSION in h.bad_consumers:
+                raise UnsupportedError(
+                    f"bundle version {h.producer} needs a reader of version >= {h.min_consumer}"
+                    f" (this one is {TENSOR_BUNDLE_VERSION})", path=self.index_path)
+            self._header = h
+        return self._header
+
+    @property
+    def num_shards(self) -> int:
+        return self.header.num_shards
+
+    def data_paths(self) -> list[str]:
+        return [data_path(self.prefix, i, self.num_shards) for i in range(self.num_shards)]
+
+    def entries(self) -> dict[bytes, BundleEntry]:
+        """Every entry except the header, keyed by raw key, in key order (parsed once, cached)."""
+        if self._entries is None:
+            items = self.table.all_items()
+            if not items or items[0][0] != HEADER_KEY:
+                raise MalformedError("index does not start with the header entry", path=self.index_path)
+            _ = self.header  # validates the header before trusting the entries
+            parsed = parse_entries(items[1:], path=self.index_path)
+            self._entries = {e.key: e for e in parsed}
+        return self._entries
+
+    def entry(self, name) -> BundleEntry:
+        """The entry stored under ``name`` (str or raw bytes key)."""
+        key = name.encode("utf-8") if isinstance(name, str) else bytes(name)
+        if self._entries is not None:
+            e = self._entries.get(key)
+        else:
+            e = self._entry_cache.get(key)
+            if e is None and key != HEADER_KEY:
+                value = self.table.get(key)
+                if value is not None:
+                    e = parse_entry(key, value, path=self.index_path)
+                    self._entry_cache[key] = e
+        if e is None:
+            shown = name if isinstance(name, str) else repr(name)
+            raise TensorNotFoundError(f"no tensor named {shown!r} in this checkpoint", path=self.index_path)
+        return e
+
+    def has_entry(self, name) -> bool:
+        try:
+            self.entry(name)
+        except TensorNotFoundError:
+            return False
+        return True
+
+    def slice_piece_keys(self) -> set[bytes]:
+        """Keys of the pieces of partitioned variables (what TensorFlow's listing hides)."""
+        out = set()
+        for e in self.entries().values():
+            for s in e.slices:
+                out.add(encode_slice_key(e.key, s))
+        return out
+
+    def variables(self) -> list[BundleEntry]:
+        """The entries TensorFlow's reader lists: everything except partition pieces."""
+        hidden = self.slice_piece_keys()
+        return [e for k, e in self.entries().items() if k not in hidden]
+
+    # -- data -----------------------------------------------------------------
+    def data_file(self, shard: int) -> RandomAccessFile:
+        if not 0 <= shard < self.num_shards:
+            raise MalformedError(f"entry refers to shard {shard}, but the header says there are "
+                                 f"{self.num_shards}", path=self.index_path)
+        with self._lock:
+            f = self._data.get(shard)
+            if f is None:
+                f = open_random_access(data_path(self.prefix, shard, self.num_shards))
+                self._data[shard] = f
+        return f
+
+    def _check_range(self, e: BundleEntry) -> RandomAccessFile:
+        f = self.data_file(e.shard_id)
+        if e.offset + e.size > f.size:
+            raise MalformedError(
+                f"tensor {e.name!r} claims bytes [{e.offset}, {e.offset + e.size}) but the shard has "
+                f"only {f.size} bytes", path=f.path, offset=e.offset, end=e.offset + e.size)
+        return f
+
+    def read_raw(self, e: BundleEntry) -> bytes:
+        """The stored bytes of one entry, unchecked."""
+        f = self._check_range(e)
+        return f.pread(e.offset, e.size)
+
+    def read_tensor(self, name_or_entry, *, verify: bool | None = None, copy: bool = True) -> np.ndarray:
+        """Read one tensor (assembling partitioned variables from their pieces).
+
+        Args:
+            verify: check the CRC-32C (defaults to the reader's setting).
+            copy: with ``verify=False`` and a numeric tensor, ``copy=False`` returns a
+                read-only view of the memory-mapped shard instead of a copy.
+        """
+        e = name_or_entry if isinstance(name_or_entry, BundleEntry) else self.entry(name_or_entry)
+        verify = self.verify if verify is None else verify
+        if e.slices:
+            return self._assemble(e, verify)
+        return self._read_whole(e, verify, copy)
+
+    def _numpy_dtype(self, e: BundleEntry) -> np.dtype:
+        dt = dtypes.numpy_dtype(e.dtype)
+        if dt is None:
+            raise UnsupportedError(f"tensor {e.name!r} has dtype {e.dtype_name}, which has no numpy "
+                                   f"equivalent (not readable here)", path=self.index_path)
+        return dt
+
+    def _read_whole(self, e: BundleEntry, verify: bool, copy: bool) -> np.ndarray:
+        dt = self._numpy_dtype(e)
+        f = self._check_range(e)
+        if dt == object:
+            raw = f.pread(e.offset, e.size)
+            return decode_strings(raw, e.shape, path=f.path, base=e.offset, verify=verify,
+                                  expected_crc=unmask_crc(e.crc32c))
+        count = e.num_elements
+        if count * dt.itemsize != e.size:
+            raise MalformedError(
+                f"tensor {e.name!r}: shape {list(e.shape)} of {e.dtype_name} needs "
+                f"{count * dt.itemsize} bytes but the entry says {e.size}", path=self.index_path)
+        big = self.header.endianness == "big"
+        if not verify and not copy and not big:
+            arr = np.frombuffer(f.view(e.offset, e.size), dtype=dt, count=count)
+            return arr.reshape(e.shape)
+        out = np.empty(count, dtype=dt)
+        raw = out.view(np.uint8)
+        if e.size:
+            f.readinto(e.offset, raw)
+        if verify:
+            actual = crc32c_extend(0, raw)
+            stored = unmask_crc(e.crc32c)
+            if actual != stored:
+                raise ChecksumMismatchError(
+                    f"tensor {e.name!r} checksum mismatch (stored {stored:#010x}, computed {actual:#010x})",
+                    path=f.path, offset=e.offset, end=e.offset + e.size)
+        if big:
+            out = out.byteswap()
+        return out.reshape(e.shape)
+
+    def _assemble(self, e: BundleEntry, verify: bool) -> np.ndarray:
+        dt = self._numpy_dtype(e)
+        pieces = []
+        covered = 0
+        for s in e.slices:
+            if len(s.extents) != len(e.shape):
+                raise MalformedError(f"slice {s} has rank {len(s.extents)} but {e.name!r} has rank "
+                                     f"{len(e.shape)}", path=self.index_path)
+            for ext, dim in zip(s.extents, e.shape):
+                if not ext.is_full and (ext.start < 0 or ext.length < 0 or ext.start + ext.length > dim):
+                    raise MalformedError(f"slice {s} lies outside {e.name!r}'s shape {list(e.shape)}",
+                                         path=self.index_path)
+            piece = self.entry(encode_slice_key(e.key, s))
+            if piece.shape != s.shape(e.shape) or piece.dtype != e.dtype:
+                raise MalformedError(f"piece {s} of {e.name!r} has shape {list(piece.shape)} / dtype "
+                                     f"{piece.dtype_name}, expected {list(s.shape(e.shape))} / "
+                                     f"{e.dtype_name}", path=self.index_path)
+            covered += piece.num_elements
+            pieces.append((s, piece))
+        if covered != e.num_elements:
+            raise MalformedError(f"the pieces of {e.name!r} hold {covered} elements, the variable has "
+                                 f"{e.num_elements}", path=self.index_path)
+        out = np.empty(e.shape, dtype=dt)
+        for s, piece in pieces:
+            out[s.index(e.shape)] = self._read_whole(piece, verify, True)
+        return out
+
+    # -- lifecycle ------------------------------------------------------------
+    def close(self) -> None:
+        self.table.close()
+        with self._lock:
+            for f in self._data.values():
+                f.close()
+            self._data.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

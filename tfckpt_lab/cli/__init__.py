@@ -1,0 +1,45 @@
+"""The ``tfckpt-lab`` command line.  Each subcommand lives in a module of its own here.
+
+    tfckpt-lab inspect PREFIX|DIR [--tensor NAME] [--json]
+    tfckpt-lab verify PREFIX|DIR [--json]
+    tfckpt-lab demo [DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Subcommand modules, in the order --help lists them.  Each defines register(subparsers).
+COMMANDS = ["inspect", "verify", "demo"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="tfckpt-lab",
+        description="Open up TensorFlow checkpoints without TensorFlow.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..errors import CheckpointError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CheckpointError as exc:
+        print(f"tfckpt-lab: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0

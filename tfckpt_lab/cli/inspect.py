@@ -1,0 +1,87 @@
+"""``tfckpt-lab inspect``: list a checkpoint's tensors (like TensorFlow's inspect_checkpoint)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+
+def register(sub) -> None:
+    p = sub.add_parser("inspect", help="list tensors: names, dtypes, shapes (and values with --tensor)",
+                       description="List a checkpoint's tensors, or print one tensor's values.")
+    p.add_argument("checkpoint", help="checkpoint prefix (dir/model-1000), a file of it, or a directory")
+    p.add_argument("--tensor", metavar="NAME", help="print this tensor's values")
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable output with shard, offset, size and checksum per entry")
+    p.add_argument("--all-entries", action="store_true",
+                   help="also list the pieces of partitioned variables (raw index keys)")
+    p.set_defaults(func=run)
+
+
+def _jsonable(value):
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"hex": value.hex()}
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return [_jsonable(v) for v in value.tolist()] if value.ndim else _jsonable(value.item())
+        if np.iscomplexobj(value):
+            return {"real": value.real.tolist(), "imag": value.imag.tolist()}
+        if value.dtype.kind not in "biuf":  # bfloat16 and friends
+            return value.astype(np.float64).tolist()
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return _jsonable(np.asarray(value))
+    return value
+
+
+def run(args) -> int:
+    from ..checkpoint.reader import load_checkpoint
+
+    reader = load_checkpoint(args.checkpoint)
+    if args.tensor is not None:
+        value = reader.get_tensor(args.tensor)
+        if args.json:
+            e = reader.entry(args.tensor)
+            print(json.dumps({"name": args.tensor, "dtype": e.dtype_name, "shape": list(e.shape),
+                              "value": _jsonable(value)}))
+        else:
+            e = reader.entry(args.tensor)
+            print(f"tensor_name:  {args.tensor}  dtype: {e.dtype_name}  shape: {list(e.shape)}")
+            with np.printoptions(threshold=1000):
+                print(value)
+        return 0
+    entries = reader.entries() if args.all_entries else [reader.entry(n) for n in reader.keys()]
+    if args.json:
+        out = {
+            "prefix": reader.prefix,
+            "num_shards": reader.bundle.num_shards,
+            "tensors": [
+                {
+                    "name": e.name,
+                    "key_hex": e.key.hex() if e.name.encode("utf-8", "surrogateescape") != e.key else None,
+                    "dtype": e.dtype_name,
+                    "shape": list(e.shape),
+                    "shard": e.shard_id,
+                    "offset": e.offset,
+                    "size": e.size,
+                    "crc32c_masked": e.crc32c,
+                    "crc32c": e.crc32c_unmasked,
+                    "slices": [str(s) for s in e.slices],
+                }
+                for e in entries
+            ],
+        }
+        json.dump(out, sys.stdout, indent=1)
+        print()
+        return 0
+    width = max((len(e.name) for e in entries), default=4)
+    print(f"{'name':<{width}}  {'dtype':<10} shape")
+    for e in entries:
+        extra = f"  ({len(e.slices)} slices)" if e.slices else ""
+        print(f"{e.name:<{width}}  {e.dtype_name:<10} {list(e.shape)}{extra}")
+    return 0

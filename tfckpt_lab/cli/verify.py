@@ -1,0 +1,30 @@
+"""``tfckpt-lab verify``: check every checksum; exit 1 and list every problem if any fails."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="check every block and tensor checksum (exit 1 on any problem)",
+                       description="Check every block and tensor checksum of a checkpoint and report "
+                                   "every problem found, with the file and byte range.")
+    p.add_argument("checkpoint", help="checkpoint prefix, a file of it, or a directory (its latest)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..checkpoint.reader import resolve_prefix
+    from ..checkpoint.verify import verify_checkpoint
+
+    report = verify_checkpoint(resolve_prefix(args.checkpoint))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        for p in report.problems:
+            print(f"PROBLEM {p}")
+        status = "OK" if report.ok else f"FAILED ({len(report.problems)} problem(s))"
+        print(f"{report.prefix}: {status}: {report.blocks_checked} index blocks, "
+              f"{report.tensors_checked} tensors, {report.bytes_checked} bytes checked")
+    return 0 if report.ok else 1

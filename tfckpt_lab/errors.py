@@ -1,0 +1,94 @@
+"""One exception hierarchy for everything that can go wrong with a checkpoint.
+
+Every error caused by a checkpoint's bytes (or by its files being missing) is a
+:class:`CheckpointError`.  Messages name the file and, where it makes sense, the
+byte offset or range, so ``tfckpt-lab verify`` and a notebook user see *where*
+the problem is, not only *what* it is.
+
+    CheckpointError
+    |-- CheckpointNotFoundError   (also FileNotFoundError)
+    |-- TensorNotFoundError       (also KeyError)
+    |-- CorruptionError           bytes that cannot be what TensorFlow wrote
+    |   |-- ChecksumMismatchError a CRC-32C did not match
+    |   |-- TruncatedError        a read ran past the end of a file
+    |   `-- MalformedError        a varint, proto, handle, magic... is invalid
+    |-- UnsupportedError          valid, but not something this library reads
+    `-- UnsafePathError           a path in a state file that we refuse to touch
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointNotFoundError",
+    "TensorNotFoundError",
+    "CorruptionError",
+    "ChecksumMismatchError",
+    "TruncatedError",
+    "MalformedError",
+    "UnsupportedError",
+    "UnsafePathError",
+]
+
+
+class CheckpointError(Exception):
+    """Base class of every error this library raises about a checkpoint.
+
+    Attributes:
+        path: the file concerned, or None.
+        offset: the byte offset (or start of the byte range) concerned, or None.
+        end: the end of the byte range concerned, or None.
+    """
+
+    def __init__(self, message: str, *, path=None, offset: int | None = None, end: int | None = None):
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.offset = offset
+        self.end = end
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.path is not None:
+            where.append(self.path)
+        if self.offset is not None:
+            if self.end is not None:
+                where.append(f"bytes [{self.offset}, {self.end})")
+            else:
+                where.append(f"byte {self.offset}")
+        return f"{': '.join([', '.join(where)] if where else [])}{': ' if where else ''}{self.message}"
+
+    def __str__(self) -> str:  # KeyError would otherwise wrap the text in quotes
+        return self._format()
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """A checkpoint, or one of its files, does not exist."""
+
+
+class TensorNotFoundError(CheckpointError, KeyError):
+    """The checkpoint has no tensor of that name."""
+
+
+class CorruptionError(CheckpointError):
+    """The bytes cannot be what TensorFlow wrote."""
+
+
+class ChecksumMismatchError(CorruptionError):
+    """A stored CRC-32C does not match the bytes it covers."""
+
+
+class TruncatedError(CorruptionError):
+    """A structure runs past the end of its file or block."""
+
+
+class MalformedError(CorruptionError):
+    """A varint, protocol buffer, block handle, magic number or similar is invalid."""
+
+
+class UnsupportedError(CheckpointError):
+    """Valid format, but a feature this library does not read (or a missing optional extra)."""
+
+
+class UnsafePathError(CheckpointError):
+    """A path (e.g. in a ``checkpoint`` state file) points outside the directory it belongs to."""

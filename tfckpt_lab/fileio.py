@@ -1,0 +1,155 @@
+"""Random-access reads from a checkpoint file: local files by ``os.pread``, anything else by fsspec.
+
+Everything above this module asks for byte ranges and never seeks, so readers are
+safe to share between threads.  Local files can also be memory-mapped for
+zero-copy tensor views.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+
+from .errors import CheckpointNotFoundError, TruncatedError
+
+__all__ = ["RandomAccessFile", "open_random_access", "is_url"]
+
+
+def is_url(path) -> bool:
+    return isinstance(path, str) and "://" in path and not path.startswith("file://")
+
+
+class RandomAccessFile:
+    """A read-only file addressed by byte offsets."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            raise CheckpointNotFoundError("file not found", path=self.path) from None
+        except IsADirectoryError:
+            raise CheckpointNotFoundError("is a directory, not a file", path=self.path) from None
+        self.size = os.fstat(self._fd).st_size
+        self._mmap = None
+        self._lock = threading.Lock()
+
+    def pread(self, offset: int, n: int) -> bytes:
+        """Exactly ``n`` bytes at ``offset``, or :class:`TruncatedError`."""
+        if offset < 0 or n < 0 or offset + n > self.size:
+            raise TruncatedError(f"read of {n} bytes at offset {offset} runs past the end of the "
+                                 f"{self.size}-byte file", path=self.path, offset=offset, end=offset + n)
+        out = os.pread(self._fd, n, offset)
+        while len(out) < n:  # short reads are legal; finish the job
+            more = os.pread(self._fd, n - len(out), offset + len(out))
+            if not more:
+                raise TruncatedError("file shrank while reading", path=self.path, offset=offset + len(out))
+            out += more
+        return out
+
+    def readinto(self, offset: int, buffer) -> None:
+        """Fill the writable ``buffer`` with the bytes at ``offset``."""
+        view = memoryview(buffer).cast("B")
+        n = len(view)
+        if offset < 0 or offset + n > self.size:
+            raise TruncatedError(f"read of {n} bytes at offset {offset} runs past the end of the "
+                                 f"{self.size}-byte file", path=self.path, offset=offset, end=offset + n)
+        done = 0
+        preadv = getattr(os, "preadv", None)
+        while done < n:
+            if preadv is not None:
+                got = preadv(self._fd, [view[done:]], offset + done)
+            else:  # pragma: no cover - Windows/macOS without preadv
+                chunk = os.pread(self._fd, n - done, offset + done)
+                got = len(chunk)
+                view[done:done + got] = chunk
+            if got <= 0:
+                raise TruncatedError("file shrank while reading", path=self.path, offset=offset + done)
+            done += got
+
+    def view(self, offset: int, n: int) -> memoryview:
+        """A zero-copy, read-only view of ``n`` bytes at ``offset`` (memory-mapped)."""
+        if offset < 0 or n < 0 or offset + n > self.size:
+            raise TruncatedError(f"view of {n} bytes at offset {offset} runs past the end of the "
+                                 f"{self.size}-byte file", path=self.path, offset=offset, end=offset + n)
+        if n == 0:
+            return memoryview(b"")
+        with self._lock:
+            if self._mmap is None:
+                self._mmap = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
+        return memoryview(self._mmap)[offset:offset + n]
+
+    def close(self) -> None:
+        # A mapped region stays valid for views already handed out (the mmap object
+        # lives as long as they do); we only drop our own references.
+        self._mmap = None
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            finally:
+                self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            if getattr(self, "_fd", None) is not None:
+                os.close(self._fd)
+        except OSError:
+            pass
+
+
+class _FsspecFile(RandomAccessFile):
+    """The same interface over an fsspec URL (s3://, gs://, http://, memory://...)."""
+
+    def __init__(self, url: str):
+        try:
+            import fsspec
+        except ImportError:
+            raise CheckpointNotFoundError(
+                "reading URLs needs fsspec: pip install 'tfckpt-lab[remote]'", path=url) from None
+        self.path = url
+        self._fs, self._fspath = fsspec.core.url_to_fs(url)
+        try:
+            self.size = int(self._fs.size(self._fspath))
+        except FileNotFoundError:
+            raise CheckpointNotFoundError("file not found", path=url) from None
+        self._fd = None
+        self._mmap = None
+        self._lock = threading.Lock()
+
+    def pread(self, offset: int, n: int) -> bytes:
+        if offset < 0 or n < 0 or offset + n > self.size:
+            raise TruncatedError(f"read of {n} bytes at offset {offset} runs past the end of the "
+                                 f"{self.size}-byte file", path=self.path, offset=offset, end=offset + n)
+        if n == 0:
+            return b""
+        data = self._fs.cat_file(self._fspath, start=offset, end=offset + n)
+        if len(data) != n:
+            raise TruncatedError("short read", path=self.path, offset=offset, end=offset + n)
+        return data
+
+    def readinto(self, offset: int, buffer) -> None:
+        view = memoryview(buffer).cast("B")
+        view[:] = self.pread(offset, len(view))
+
+    def view(self, offset: int, n: int) -> memoryview:
+        return memoryview(self.pread(offset, n))
+
+    def close(self) -> None:
+        pass
+
+
+def open_random_access(path) -> RandomAccessFile:
+    """Open ``path`` (a local path or an fsspec URL) for random access."""
+    if is_url(path):
+        return _FsspecFile(path)
+    p = os.fspath(path)
+    if p.startswith("file://"):
+        p = p[len("file://"):]
+    return RandomAccessFile(p)

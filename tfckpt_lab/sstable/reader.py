@@ -1,0 +1,142 @@
+"""Opening a table: footer, index block, point lookups, ordered iteration.
+
+Opening reads only the footer and the index block.  A point lookup bisects the
+index block's separator keys to find the one data block that can hold the key,
+reads and checks that block, and binary-searches its restart points.  Ordered
+iteration reads the data blocks in file order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import OrderedDict
+
+from ..errors import MalformedError, TruncatedError
+from ..fileio import RandomAccessFile, open_random_access
+from .block import Block
+from .format import BLOCK_TRAILER_SIZE, FOOTER_SIZE, BlockHandle, Footer, check_block
+
+__all__ = ["TableReader"]
+
+
+class TableReader:
+    """Read-only access to one SSTable file.
+
+    Args:
+        file: a path, an fsspec URL, or an open :class:`~tfckpt_lab.fileio.RandomAccessFile`.
+        verify: check every block's CRC when it is read (default True).
+        cache_blocks: how many parsed data blocks to keep.
+
+    Attributes:
+        footer: the decoded :class:`~tfckpt_lab.sstable.format.Footer`.
+        index_entries: ``[(separator_key, BlockHandle), ...]`` from the index block.
+    """
+
+    def __init__(self, file, *, verify: bool = True, cache_blocks: int = 8):
+        self.file = file if isinstance(file, RandomAccessFile) else open_random_access(file)
+        self.path = self.file.path
+        self.verify = verify
+        size = self.file.size
+        if size < FOOTER_SIZE:
+            raise TruncatedError(f"file too short to be a table ({size} bytes; the footer alone is "
+                                 f"{FOOTER_SIZE})", path=self.path, offset=0, end=size)
+        self.footer_offset = size - FOOTER_SIZE
+        self.footer = Footer.decode(self.file.pread(self.footer_offset, FOOTER_SIZE), path=self.path,
+                                    base=self.footer_offset)
+        self._check_handle(self.footer.metaindex_handle, "metaindex")
+        self._check_handle(self.footer.index_handle, "index")
+        self.index_block = self.read_block(self.footer.index_handle)
+        entries = []
+        for key, value in self.index_block.items():
+            handle, pos = BlockHandle.decode(value, 0, path=self.path, base=self.footer.index_handle.offset)
+            if pos != len(value):
+                raise MalformedError("index entry value is not exactly one block handle", path=self.path,
+                                     offset=self.footer.index_handle.offset)
+            self._check_handle(handle, "data")
+            entries.append((key, handle))
+        self.index_entries = entries
+        self._index_keys = [k for k, _ in entries]
+        self._cache: OrderedDict[int, Block] = OrderedDict()
+        self._cache_size = cache_blocks
+        self._lock = threading.Lock()
+
+    # -- blocks -------------------------------------------------------------
+    def _check_handle(self, handle: BlockHandle, what: str) -> None:
+        if handle.offset + handle.size + BLOCK_TRAILER_SIZE > self.footer_offset:
+            raise MalformedError(
+                f"{what} block handle [{handle.offset}, +{handle.size}) points past the data region "
+                f"(which ends at the footer, byte {self.footer_offset})", path=self.path,
+                offset=handle.offset)
+
+    def read_block(self, handle: BlockHandle) -> Block:
+        """Read, check and parse the block at ``handle`` (no caching)."""
+        self._check_handle(handle, "requested")
+        raw = self.file.pread(handle.offset, handle.size + BLOCK_TRAILER_SIZE)
+        contents = check_block(raw, handle, path=self.path, verify=self.verify)
+        return Block(contents, path=self.path, base=handle.offset)
+
+    def data_block(self, i: int) -> Block:
+        """The ``i``-th data block (cached)."""
+        handle = self.index_entries[i][1]
+        with self._lock:
+            block = self._cache.get(handle.offset)
+            if block is not None:
+                self._cache.move_to_end(handle.offset)
+                return block
+        block = self.read_block(handle)
+        with self._lock:
+            self._cache[handle.offset] = block
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return block
+
+    @property
+    def num_data_blocks(self) -> int:
+        return len(self.index_entries)
+
+    # -- lookups ------------------------------------------------------------
+    def get(self, key: bytes) -> bytes | None:
+        """The value stored under ``key``, or None."""
+        i = bisect.bisect_left(self._index_keys, key)
+        if i >= len(self._index_keys):
+            return None
+        found = self.data_block(i).seek(key)
+        if found is not None and found[0] == key:
+            return found[1]
+        return None
+
+    def items(self):
+        """Yield every ``(key, value)`` in key order, checking that order as it goes."""
+        last = None
+        for i in range(len(self.index_entries)):
+            block = self.data_block(i) if self._cache_size else self.read_block(self.index_entries[i][1])
+            for key, value in block.items():
+                if last is not None and key <= last:
+                    raise MalformedError(f"keys out of order: {key!r} after {last!r}", path=self.path,
+                                         offset=self.index_entries[i][1].offset)
+                last = key
+                yield key, value
+
+    def all_items(self) -> list[tuple[bytes, bytes]]:
+        """Every ``(key, value)`` in order, reading each block once without polluting the cache."""
+        out: list[tuple[bytes, bytes]] = []
+        last = None
+        for _, handle in self.index_entries:
+            items = self.read_block(handle).items()
+            if items:
+                if last is not None and items[0][0] <= last:
+                    raise MalformedError(f"keys out of order across blocks: {items[0][0]!r} after {last!r}",
+                                         path=self.path, offset=handle.offset)
+                last = items[-1][0]
+            out.extend(items)
+        return out
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

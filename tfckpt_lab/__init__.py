@@ -45,6 +45,14 @@ _EXPORTS = {
     "latest_checkpoint": "tfckpt_lab.checkpoint.state",
     "get_checkpoint_state": "tfckpt_lab.checkpoint.state",
     "CheckpointState": "tfckpt_lab.checkpoint.state",
+    "update_checkpoint_state": "tfckpt_lab.checkpoint.state",
+    "generate_checkpoint_state_proto": "tfckpt_lab.checkpoint.state",
+    "Saver": "tfckpt_lab.checkpoint.saver",
+    "CheckpointManager": "tfckpt_lab.checkpoint.manager",
+    "remove_checkpoint": "tfckpt_lab.checkpoint.files",
+    # see inside (byte regions)
+    "layout": "tfckpt_lab.explain",
+    "innermost_region": "tfckpt_lab.explain",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

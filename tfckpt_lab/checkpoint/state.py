@@ -11,11 +11,25 @@ It is a CheckpointState protocol buffer in text format, e.g.::
 
 Relative paths are relative to the directory holding the file; readers join
 them onto it (as TensorFlow's ``get_checkpoint_state`` does).
+
+Writing (:func:`update_checkpoint_state`) follows TensorFlow's rules:
+
+* the text is ``text_format.MessageToString(CheckpointState)``: fields in
+  number order, one ``name: value`` line each, unset fields (timestamps that
+  were never given, a zero ``last_preserved_timestamp``) left out;
+* the newest checkpoint is appended to ``all_model_checkpoint_paths`` if it is
+  not already its last element;
+* when the save directory is a relative path, paths are written relative to it;
+  when it is absolute they are written as given (absolute), unless
+  ``save_relative_paths=True`` (what ``CheckpointManager`` always passes);
+* the file is replaced atomically: written to ``checkpoint.tmp<hex>`` in the
+  same directory, then renamed over the old one.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 import warnings
 from dataclasses import dataclass, field
 
@@ -26,6 +40,9 @@ __all__ = [
     "get_checkpoint_state",
     "latest_checkpoint",
     "checkpoint_exists",
+    "generate_checkpoint_state_proto",
+    "checkpoint_state_text",
+    "update_checkpoint_state",
 ]
 
 STATE_FILENAME = "checkpoint"
@@ -126,3 +143,112 @@ def latest_checkpoint(checkpoint_dir, latest_filename: str | None = None) -> str
         if checkpoint_exists(st.model_checkpoint_path) or os.path.exists(st.model_checkpoint_path):
             return st.model_checkpoint_path
     return None
+
+
+# -- writing -------------------------------------------------------------------
+
+
+def generate_checkpoint_state_proto(save_dir, model_checkpoint_path: str,
+                                    all_model_checkpoint_paths=None,
+                                    all_model_checkpoint_timestamps=None,
+                                    last_preserved_timestamp: float | None = None):
+    """Build the CheckpointState proto TensorFlow would write for ``save_dir``.
+
+    The newest path is appended to the list if it is not its last element.  If
+    ``save_dir`` is relative, relative paths are rewritten relative to it
+    (``run/model-3`` in ``run`` becomes ``model-3``); absolute paths stay as given.
+
+    >>> p = generate_checkpoint_state_proto("run", "run/model-2", ["run/model-1"])
+    >>> list(p.all_model_checkpoint_paths)
+    ['model-1', 'model-2']
+    """
+    save_dir = os.fspath(save_dir)
+    model_checkpoint_path = os.fspath(model_checkpoint_path)
+    paths = [os.fspath(p) for p in (all_model_checkpoint_paths or [])]
+    if not paths or paths[-1] != model_checkpoint_path:
+        paths.append(model_checkpoint_path)
+    timestamps = list(all_model_checkpoint_timestamps or [])
+    if timestamps and len(timestamps) != len(paths):
+        raise ValueError(f"checkpoint timestamps must match checkpoint paths (got paths {paths} "
+                         f"and timestamps {timestamps})")
+    if not os.path.isabs(save_dir):
+        if not os.path.isabs(model_checkpoint_path):
+            model_checkpoint_path = os.path.relpath(model_checkpoint_path, save_dir)
+        paths = [p if os.path.isabs(p) else os.path.relpath(p, save_dir) for p in paths]
+    proto = _proto_class()()
+    proto.model_checkpoint_path = model_checkpoint_path
+    proto.all_model_checkpoint_paths.extend(paths)
+    proto.all_model_checkpoint_timestamps.extend(float(t) for t in timestamps)
+    if last_preserved_timestamp is not None:
+        proto.last_preserved_timestamp = float(last_preserved_timestamp)
+    return proto
+
+
+def checkpoint_state_text(proto) -> str:
+    """The state file's text for a CheckpointState proto (TensorFlow's ``MessageToString``).
+
+    >>> print(checkpoint_state_text(generate_checkpoint_state_proto("/ckpts", "/ckpts/model-1")), end="")
+    model_checkpoint_path: "/ckpts/model-1"
+    all_model_checkpoint_paths: "/ckpts/model-1"
+    """
+    from google.protobuf import text_format
+
+    return text_format.MessageToString(proto)
+
+
+def _atomic_write_text(path: str, text: str) -> None:
+    tmp = path + ".tmp" + uuid.uuid4().hex
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def update_checkpoint_state(save_dir, model_checkpoint_path: str,
+                            all_model_checkpoint_paths=None, latest_filename: str | None = None,
+                            *, save_relative_paths: bool = False,
+                            all_model_checkpoint_timestamps=None,
+                            last_preserved_timestamp: float | None = None):
+    """Write ``save_dir/checkpoint`` (or ``latest_filename``) atomically; return the proto written.
+
+    What ``tf.compat.v1.train.update_checkpoint_state`` (and TensorFlow's internal
+    variant with ``save_relative_paths``) does.  With ``save_relative_paths``
+    absolute paths are first made relative to ``save_dir``.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = update_checkpoint_state(d, os.path.join(d, "model-2"), [os.path.join(d, "model-1")],
+    ...                             save_relative_paths=True, all_model_checkpoint_timestamps=[10.0, 20.5],
+    ...                             last_preserved_timestamp=9.0)
+    >>> from pathlib import Path
+    >>> print(Path(d, "checkpoint").read_text(), end="")
+    model_checkpoint_path: "model-2"
+    all_model_checkpoint_paths: "model-1"
+    all_model_checkpoint_paths: "model-2"
+    all_model_checkpoint_timestamps: 10.0
+    all_model_checkpoint_timestamps: 20.5
+    last_preserved_timestamp: 9.0
+    """
+    save_dir = os.fspath(save_dir)
+    model_checkpoint_path = os.fspath(model_checkpoint_path)
+    state_path = _state_path(save_dir, latest_filename)
+    paths = [os.fspath(p) for p in (all_model_checkpoint_paths or [])]
+    if save_relative_paths:
+        if os.path.isabs(model_checkpoint_path):
+            model_checkpoint_path = os.path.relpath(model_checkpoint_path, save_dir)
+        paths = [os.path.relpath(p, save_dir) if os.path.isabs(p) else p for p in paths]
+    proto = generate_checkpoint_state_proto(
+        save_dir, model_checkpoint_path, paths,
+        all_model_checkpoint_timestamps=all_model_checkpoint_timestamps,
+        last_preserved_timestamp=last_preserved_timestamp)
+    if state_path == proto.model_checkpoint_path:
+        raise RuntimeError(f"Save path {model_checkpoint_path!r} conflicts with the path used for the "
+                           "checkpoint state; use a different save path")
+    _atomic_write_text(state_path, checkpoint_state_text(proto))
+    return proto

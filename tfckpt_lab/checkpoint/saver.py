@@ -1,0 +1,219 @@
+"""``Saver``: TF1's ``tf.compat.v1.train.Saver``, saving numpy arrays instead of graph variables.
+
+One ``save()`` does, in this order (as TensorFlow does):
+
+1. pick the prefix: ``SAVE_PATH-STEP`` (``%d``; 8 digits with ``pad_step_number``)
+   or ``SAVE_PATH`` when there is no step;
+2. write the bundle (``PREFIX.index`` + ``PREFIX.data-*``), replacing any older
+   checkpoint of the same name;
+3. if ``write_state``: move the prefix to the end of ``last_checkpoints`` with
+   the time of the save; if that list is now longer than ``max_to_keep``, its
+   oldest entry leaves the list and is queued for deletion;
+4. write the ``checkpoint`` state file (no timestamps: TF1 never writes them);
+5. delete at most one queued checkpoint (``.meta``, ``.index``, every data
+   shard) -- unless the keep-every-N-hours rule below preserves it;
+6. if ``write_meta_graph``: write ``PREFIX.meta``.
+
+Rules worth knowing (all observed with TensorFlow 2.21):
+
+* ``max_to_keep=0`` or ``None`` keeps every checkpoint *and* forgets them all:
+  ``last_checkpoints`` stays empty and the state file lists only the newest.
+* keep every N hours (TF1 flavour): a clock starts at ``Saver()`` creation,
+  ``deadline = creation + N h``.  A checkpoint leaving the list is kept if it
+  was saved strictly after ``deadline``, and then ``deadline += N h`` (a fixed
+  grid, not "N h after the last kept one").  Kept checkpoints are no longer
+  listed anywhere.  N is stored as a 32-bit float, as in ``SaverDef``.
+* State-file paths are relative when ``SAVE_PATH``'s directory is relative,
+  absolute when it is absolute, relative in both cases with
+  ``save_relative_paths=True``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..bundle.writer import write_bundle
+from ..errors import UnsupportedError
+from .files import checkpoint_path, get_checkpoint_mtimes, meta_graph_filename, remove_checkpoint
+from .state import STATE_FILENAME, update_checkpoint_state
+
+__all__ = ["Saver", "global_step_value"]
+
+
+def global_step_value(global_step) -> int:
+    """An int from an int, a numpy integer or a 0-d integer array (what TF reads from a step tensor)."""
+    arr = np.asarray(global_step)
+    if arr.ndim != 0 or arr.dtype.kind not in "iu":
+        raise TypeError(f"global_step must be an integer or a 0-d integer array, not {global_step!r}")
+    return int(arr)
+
+
+def _as_float32(x: float) -> float:
+    return float(np.float32(x))
+
+
+class Saver:
+    """Save and rotate checkpoints the way ``tf.compat.v1.train.Saver`` does.
+
+    >>> import tempfile, os, numpy as np
+    >>> d = tempfile.mkdtemp()
+    >>> saver = Saver(max_to_keep=2)
+    >>> for step in (1, 2, 3):
+    ...     prefix = saver.save({"w": np.full(2, step, np.float32)}, os.path.join(d, "model"), global_step=step)
+    >>> os.path.basename(prefix), [os.path.basename(p) for p in saver.last_checkpoints]
+    ('model-3', ['model-2', 'model-3'])
+    >>> sorted(os.listdir(d))  # model-1 was deleted
+    ['checkpoint', 'model-2.data-00000-of-00001', 'model-2.index', 'model-3.data-00000-of-00001', 'model-3.index']
+    >>> saver.restore(prefix)["w"]
+    array([3., 3.], dtype=float32)
+
+    Args:
+        max_to_keep: how many recent checkpoints to keep; 0 or None keeps all of
+            them (and lists only the newest in the state file).
+        keep_checkpoint_every_n_hours: additionally keep one checkpoint per N
+            hours of run time (the TF1 rule described in the module docstring).
+        pad_step_number: name ``model-00001000`` instead of ``model-1000``.
+        save_relative_paths: write paths relative to the directory into the
+            state file even when ``save_path`` is absolute.
+        sharded: TF1's per-device sharding.  TensorFlow writes each device's
+            part to ``PREFIX_temp/part-SSSSS-of-NNNNN`` and merges them into
+            ``PREFIX.index`` + ``PREFIX.data-SSSSS-of-NNNNN``; we write the merged
+            result directly (same files in the end).  Also lifts the guard
+            against ``save_path`` being named like the state file.
+        num_shards: number of data files (implies ``sharded`` when > 1); on a
+            one-CPU machine TF writes 1.
+        shard_of: ``shard_of(name, index) -> shard`` (default: round robin), the
+            stand-in for TF's "one shard per device".
+        durable: fsync the bundle's files (see :class:`~tfckpt_lab.BundleWriter`).
+    """
+
+    def __init__(self, *, max_to_keep: int | None = 5, keep_checkpoint_every_n_hours: float = 10000.0,
+                 pad_step_number: bool = False, save_relative_paths: bool = False,
+                 sharded: bool = False, num_shards: int | None = None, shard_of=None,
+                 durable: bool = False):
+        # SaverDef keeps these as int32 / float32 fields; None becomes 0.
+        self.max_to_keep = int(max_to_keep or 0)
+        self.keep_checkpoint_every_n_hours = _as_float32(keep_checkpoint_every_n_hours)
+        self.pad_step_number = pad_step_number
+        self.save_relative_paths = save_relative_paths
+        self.num_shards = int(num_shards or 1)
+        if self.num_shards < 1:
+            raise ValueError("num_shards must be >= 1")
+        self.sharded = bool(sharded or self.num_shards > 1)
+        self.shard_of = shard_of
+        self.durable = durable
+        self._last_checkpoints: list[tuple[str, float]] = []
+        self._checkpoints_to_be_deleted: list[tuple[str, float]] = []
+        self._next_checkpoint_time = time.time() + self.keep_checkpoint_every_n_hours * 3600
+
+    # -- the list of recent checkpoints ------------------------------------------
+    @property
+    def last_checkpoints(self) -> list[str]:
+        """Prefixes of the checkpoints still managed, oldest first."""
+        return [name for name, _ in self._last_checkpoints]
+
+    def set_last_checkpoints(self, last_checkpoints: list[str]) -> None:
+        """Replace the list; these checkpoints get time +inf, so the N-hours rule always keeps them."""
+        self._last_checkpoints = [(os.fspath(p), math.inf) for p in last_checkpoints]
+
+    def set_last_checkpoints_with_time(self, last_checkpoints_with_time: list[tuple[str, float]]) -> None:
+        """Replace the list with ``(prefix, save time)`` pairs, oldest first."""
+        self._last_checkpoints = [(os.fspath(p), float(t)) for p, t in last_checkpoints_with_time]
+
+    def recover_last_checkpoints(self, checkpoint_paths) -> None:
+        """Rebuild the list after a restart from prefixes (e.g. a state file's), timed by file mtime.
+
+        Prefixes whose files are gone are dropped.
+        """
+        pairs = []
+        for p in checkpoint_paths:
+            mtimes = get_checkpoint_mtimes([p])
+            if mtimes:
+                pairs.append((os.fspath(p), mtimes[0]))
+        self.set_last_checkpoints_with_time(pairs)
+
+    def _record_last_checkpoint(self, prefix: str) -> None:
+        if not self.max_to_keep:
+            return
+        self._last_checkpoints = [p for p in self._last_checkpoints if p[0] != prefix]
+        self._last_checkpoints.append((prefix, time.time()))
+        if len(self._last_checkpoints) > self.max_to_keep:
+            self._checkpoints_to_be_deleted.append(self._last_checkpoints.pop(0))
+
+    def _maybe_delete_old_checkpoints(self, meta_graph_suffix: str) -> None:
+        if not self._checkpoints_to_be_deleted:
+            return
+        prefix, saved_at = self._checkpoints_to_be_deleted.pop(0)
+        if saved_at > self._next_checkpoint_time:
+            self._next_checkpoint_time += self.keep_checkpoint_every_n_hours * 3600
+            return
+        remove_checkpoint(prefix, meta_graph_suffix=meta_graph_suffix)
+
+    # -- saving and restoring -------------------------------------------------------
+    def save(self, variables: Mapping, save_path, global_step=None, latest_filename: str | None = None,
+             meta_graph_suffix: str = "meta", write_meta_graph: bool = False,
+             write_state: bool = True) -> str:
+        """Write ``variables`` (name -> array-like) as a checkpoint; return its prefix.
+
+        ``global_step`` (an int or a 0-d integer array) is appended to
+        ``save_path`` as ``-STEP``.  The state file goes next to the checkpoint,
+        named ``latest_filename`` (default ``checkpoint``).
+        """
+        if latest_filename is None:
+            latest_filename = STATE_FILENAME
+        if os.path.split(latest_filename)[0]:
+            raise ValueError("'latest_filename' must not contain path components")
+        if not variables:
+            raise ValueError("No variables to save")
+        save_path = os.fspath(save_path)
+        if global_step is not None:
+            prefix = checkpoint_path(save_path, global_step_value(global_step),
+                                     pad_step_number=self.pad_step_number)
+        else:
+            prefix = save_path
+            if os.path.basename(save_path) == latest_filename and not self.sharded:
+                raise ValueError(f"'latest_filename' collides with 'save_path': "
+                                 f"{latest_filename!r} and {save_path!r}")
+        self._write_bundle(prefix, variables)
+        if write_state:
+            self._record_last_checkpoint(prefix)
+            update_checkpoint_state(os.path.dirname(save_path), prefix, self.last_checkpoints,
+                                    latest_filename, save_relative_paths=self.save_relative_paths)
+            self._maybe_delete_old_checkpoints(meta_graph_suffix)
+        if write_meta_graph:
+            self._write_meta(meta_graph_filename(prefix, meta_graph_suffix), variables)
+        return prefix
+
+    def _write_bundle(self, prefix: str, variables: Mapping) -> None:
+        write_bundle(prefix, variables, num_shards=self.num_shards, shard_of=self.shard_of,
+                     durable=self.durable)
+
+    def _write_meta(self, meta_path: str, variables: Mapping) -> None:
+        """Write ``PREFIX.meta`` with :mod:`tfckpt_lab.meta.writer` (imported only when asked for)."""
+        try:
+            from ..meta import writer as meta_writer
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith(("tfckpt_lab.meta", "tfckpt_lab")):
+                raise
+            raise UnsupportedError("write_meta_graph=True needs tfckpt_lab.meta.writer, which this "
+                                   "installation does not have", path=meta_path) from None
+        meta_writer.write_meta_graph(
+            meta_path, variables,
+            max_to_keep=self.max_to_keep,
+            keep_checkpoint_every_n_hours=self.keep_checkpoint_every_n_hours,
+            sharded=self.sharded,
+            global_step_name=None)
+
+    def restore(self, save_path) -> dict[str, np.ndarray]:
+        """Every tensor of the checkpoint at ``save_path`` (a prefix), as numpy arrays."""
+        from .reader import CheckpointReader
+
+        if save_path is None:
+            raise ValueError("Can't load save_path when it is None.")
+        with CheckpointReader(save_path) as reader:
+            return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}

@@ -60,3 +60,65 @@ def assert_same_tensor(actual, expected) -> None:
         return
     assert a.dtype == e.dtype, (a.dtype, e.dtype)
     assert a.tobytes() == e.tobytes()
+
+
+def decode_name(name: str) -> bytes:
+    """Fixture JSON names: UTF-8 text, or ``b64:<base64>`` for names that are not UTF-8."""
+    return b64(name[4:]) if name.startswith("b64:") else name.encode("utf-8")
+
+
+def _typed(arr: np.ndarray, tf_dtype: str) -> np.ndarray:
+    """Undo the fixtures' raw unsigned-int storage of ml_dtypes types."""
+    from tfckpt_lab import dtypes as dt
+
+    want = next((dt.numpy_dtype(n) for n in dt.ALL_DATATYPES if dt.dtype_name(n) == tf_dtype), None)
+    if want is not None and want != object and want != arr.dtype:
+        return arr.view(want)
+    return arr
+
+
+def _strings(spec: dict) -> np.ndarray:
+    flat = [b64(s) for s in spec["elements_b64"]]
+    out = np.empty(len(flat), dtype=object)
+    out[:] = flat
+    return out.reshape(spec["shape"])
+
+
+def expected_values(case: str, which: dict | None = None, npz: str = "values.npz") -> dict[bytes, np.ndarray]:
+    """Tensor values as TensorFlow's own reader returned them, keyed by raw name."""
+    exp = which or load_expected(case)
+    case_dir = TF_FIXTURES / case
+    out: dict[bytes, np.ndarray] = {}
+    if "stacked_values" in exp:
+        stacked = np.load(case_dir / npz)["all"]
+        for i, (name, _shape) in enumerate(exp["list_variables"]):
+            out[decode_name(name)] = stacked[i]
+        return out
+    values = np.load(case_dir / npz) if (case_dir / npz).exists() else {}
+    for name, t in exp["tensors"].items():
+        if "strings" in t:
+            out[decode_name(name)] = _strings(t["strings"])
+        else:
+            arr = values[t["values"].split(":", 1)[1]]
+            out[decode_name(name)] = _typed(arr, t["dtype"])
+    return out
+
+
+def save_order_inputs(case: str) -> list[tuple[bytes, np.ndarray]]:
+    """The tensors, in the order they were passed to TF's SaveV2, for byte-exact writer tests."""
+    exp = load_expected(case)
+    case_dir = TF_FIXTURES / case
+    inputs = np.load(case_dir / "inputs.npz") if (case_dir / "inputs.npz").exists() else {}
+    out = []
+    for i, item in enumerate(exp["save_order"]):
+        if isinstance(item, str):  # big cases: a list of names sharing save_order_common
+            out.append((decode_name(item), _typed(np.asarray(inputs["all"][i]),
+                                                  exp["save_order_common"]["tf_dtype"])))
+            continue
+        name = b64(item["name_b64"]) if "name_b64" in item else decode_name(item["name"])
+        if "strings" in item:
+            out.append((name, _strings(item["strings"])))
+            continue
+        arr = inputs[item["values"].split(":", 1)[1]]
+        out.append((name, _typed(np.asarray(arr), item["tf_dtype"])))
+    return out

@@ -63,6 +63,9 @@ _TABLE: dict[int, tuple[str, object]] = {
     28: ("float8_e5m2fnuz", getattr(_mld, "float8_e5m2fnuz", None)),
     29: ("int4", getattr(_mld, "int4", None)),
     30: ("uint4", getattr(_mld, "uint4", None)),
+    31: ("int2", getattr(_mld, "int2", None)),
+    32: ("uint2", getattr(_mld, "uint2", None)),
+    33: ("float4_e2m1fn", getattr(_mld, "float4_e2m1fn", None)),
 }
 
 ALL_DATATYPES = tuple(sorted(_TABLE))

@@ -192,8 +192,6 @@ class BundleWriter:
     def _check_key(self, key: bytes) -> None:
         if key == HEADER_KEY:
             raise ValueError("the empty name is reserved for the bundle header")
-        if key[:1] == b"\x00":
-            raise ValueError("names starting with a NUL byte are reserved for slice keys")
         if key in self._entries:
             raise ValueError(f"duplicate tensor name {key.decode('utf-8', 'replace')!r}")
 

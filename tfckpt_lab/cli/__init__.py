@@ -3,6 +3,7 @@
     tfckpt-lab inspect PREFIX|DIR [--tensor NAME] [--json]
     tfckpt-lab verify PREFIX|DIR [--json]
     tfckpt-lab demo [DIR]
+    tfckpt-lab layout FILE [--json] [--depth N] [--at OFFSET]
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import importlib
 import sys
 
 # Subcommand modules, in the order --help lists them.  Each defines register(subparsers).
-COMMANDS = ["inspect", "verify", "demo"]
+COMMANDS = ["inspect", "verify", "demo", "layout"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,166 @@
+"""Helpers for the tutorial notebooks: working directories, shipped data, and exercise checks.
+
+A notebook starts with::
+
+    from tfckpt_lab import tutorial
+    work = tutorial.workdir("02")          # a fresh, empty directory for this notebook's files
+
+and ends with exercises the learner checks in a cell::
+
+    tutorial.check("02-1", 28)             # says whether 28 is right, and if not, what to look at
+    tutorial.hint("02-1")                  # a nudge, without the answer
+
+Nothing here writes into the installed package: :func:`workdir` refuses a
+location inside it and falls back to the system temp directory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .exercises import EXERCISES, Feedback, check, hint, kept_after, mystery_checkpoint
+
+__all__ = [
+    "workdir",
+    "data_path",
+    "notebooks_path",
+    "demo_checkpoint",
+    "has_tensorflow",
+    "hexdump",
+    "check",
+    "hint",
+    "Feedback",
+    "EXERCISES",
+    "kept_after",
+    "mystery_checkpoint",
+    "WORKDIR_ENV",
+]
+
+#: Environment variable naming where notebooks write their files (``tfckpt-lab lab`` sets it).
+WORKDIR_ENV = "TFCKPT_LAB_WORKDIR"
+_MARKER = ".tfckpt_lab_work"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _inside_package(path: Path) -> bool:
+    try:
+        path.resolve().relative_to(PACKAGE_DIR)
+        return True
+    except ValueError:
+        return False
+
+
+def _base_dir() -> Path:
+    env = os.environ.get(WORKDIR_ENV)
+    if env:
+        base = Path(env).expanduser()
+    else:
+        base = Path.cwd() / "work"
+    if _inside_package(base) or not os.access(base.parent if not base.exists() else base, os.W_OK):
+        base = Path(tempfile.gettempdir()) / "tfckpt_lab_work"
+    return base
+
+
+def workdir(name: str, *, fresh: bool = True) -> Path:
+    """A directory for one notebook's files: ``$TFCKPT_LAB_WORKDIR/<name>``, else ``./work/<name>``.
+
+    With ``fresh=True`` (the default) it is emptied first, so a notebook run
+    twice starts from the same place.  Only directories this function made (they
+    hold a ``.tfckpt_lab_work`` marker) are ever emptied.  A location inside the
+    installed package is never used; the system temp directory is used instead.
+
+    >>> import os, tempfile
+    >>> os.environ["TFCKPT_LAB_WORKDIR"] = tempfile.mkdtemp()
+    >>> d = workdir("doctest")
+    >>> sorted(p.name for p in d.iterdir())
+    ['.tfckpt_lab_work']
+    >>> del os.environ["TFCKPT_LAB_WORKDIR"]
+    """
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise ValueError(f"workdir name must be a plain directory name, not {name!r}")
+    d = _base_dir() / name
+    if fresh and d.exists():
+        if not (d / _MARKER).exists():
+            raise FileExistsError(f"{d} exists and was not made by tutorial.workdir(); not emptying it")
+        shutil.rmtree(d)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / _MARKER).write_text("made by tfckpt_lab.tutorial.workdir(); safe to delete\n")
+    return d
+
+
+def data_path(name: str = "keras_adam") -> Path:
+    """The directory of a checkpoint shipped with the package (``keras_adam``, ``tf_keras_adam``).
+
+    Its checkpoint prefix is ``data_path(name) / "ckpt"``.  Read it; don't write there.
+    """
+    p = PACKAGE_DIR / "data" / name
+    if not (p / "ckpt.index").exists():
+        known = sorted(q.name for q in (PACKAGE_DIR / "data").iterdir() if (q / "ckpt.index").exists())
+        raise FileNotFoundError(f"no shipped checkpoint {name!r}; there are: {', '.join(known)}")
+    return p
+
+
+def notebooks_path() -> Path:
+    """Where the installed package keeps its copy of the tutorial notebooks."""
+    return PACKAGE_DIR / "notebooks"
+
+
+def demo_checkpoint(directory=None) -> str:
+    """The two-variable demo checkpoint (``w1`` [2], ``w2`` [5]) with its ``checkpoint`` file.
+
+    Made in ``directory`` (default: ``workdir("demo", fresh=False)``) if it is not
+    there yet; returns its prefix, ``.../my_test_model-1000``.
+    """
+    from ..checkpoint.state import latest_checkpoint
+    from ..demo import make_demo_checkpoint
+
+    d = Path(directory) if directory is not None else workdir("demo", fresh=False)
+    latest = latest_checkpoint(d)
+    if latest is not None:
+        return latest
+    prefix = make_demo_checkpoint(d)
+    name = os.path.basename(prefix)
+    (d / "checkpoint").write_text(
+        f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n')
+    return prefix
+
+
+def has_tensorflow() -> bool:
+    """True if TensorFlow can be imported (optional notebook cells use it; nothing else does)."""
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def hexdump(data: bytes, start: int = 0, *, width: int = 16, base: int = 0, marks=None) -> str:
+    """``xxd``-style lines for ``data``; ``base`` is the file offset of ``data[0]``.
+
+    ``marks`` maps ``(start, end)`` byte ranges (file offsets) to a one-character
+    tag printed under the bytes they cover, for pointing at fields in static output.
+
+    >>> print(hexdump(b"hello, checkpoint", width=8))
+    00000000  68 65 6c 6c 6f 2c 20 63  hello, c
+    00000008  68 65 63 6b 70 6f 69 6e  heckpoin
+    00000010  74                       t
+    """
+    lines = []
+    data = bytes(data)[start:]
+    for row in range(0, len(data), width):
+        chunk = data[row:row + width]
+        off = base + start + row
+        hexpart = " ".join(f"{b:02x}" for b in chunk).ljust(3 * width - 1)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{off:08x}  {hexpart}  {text}")
+        if marks:
+            tags = []
+            for i in range(len(chunk)):
+                tag = " "
+                for (a, b), t in marks.items():
+                    if a <= off + i < b:
+                        tag = t
+                tags.append(tag * 2)
+            if any(t.strip() for t in tags):
+                lines.append(" " * 10 + " ".join(tags))
+    return "\n".join(lines)

@@ -83,8 +83,10 @@ class Saver:
         sharded: TF1's per-device sharding.  TensorFlow writes each device's
             part to ``PREFIX_temp/part-SSSSS-of-NNNNN`` and merges them into
             ``PREFIX.index`` + ``PREFIX.data-SSSSS-of-NNNNN``; we write the merged
-            result directly (same files in the end).  Also lifts the guard
-            against ``save_path`` being named like the state file.
+            result directly (same files in the end).  As in TF, a sharded save
+            needs ``save_path``'s directory to exist already (a plain one creates
+            it), and the guard against ``save_path`` being named like the state
+            file is lifted.
         num_shards: number of data files (implies ``sharded`` when > 1); on a
             one-CPU machine TF writes 1.
         shard_of: ``shard_of(name, index) -> shard`` (default: round robin), the
@@ -179,6 +181,9 @@ class Saver:
             if os.path.basename(save_path) == latest_filename and not self.sharded:
                 raise ValueError(f"'latest_filename' collides with 'save_path': "
                                  f"{latest_filename!r} and {save_path!r}")
+        if self.sharded and not os.path.isdir(os.path.dirname(save_path) or os.curdir):
+            # TF's sharded save makes PREFIX_temp/ with a non-recursive mkdir, so it fails here.
+            raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
         self._write_bundle(prefix, variables)
         if write_state:
             self._record_last_checkpoint(prefix)

@@ -24,6 +24,7 @@ from ..errors import (
     CheckpointNotFoundError,
     MalformedError,
     TensorNotFoundError,
+    TruncatedError,
     UnsupportedError,
 )
 from ..fileio import RandomAccessFile, open_random_access
@@ -152,7 +153,7 @@ class BundleReader:
     def _check_range(self, e: BundleEntry) -> RandomAccessFile:
         f = self.data_file(e.shard_id)
         if e.offset + e.size > f.size:
-            raise MalformedError(
+            raise TruncatedError(
                 f"tensor {e.name!r} claims bytes [{e.offset}, {e.offset + e.size}) but the shard has "
                 f"only {f.size} bytes", path=f.path, offset=e.offset, end=e.offset + e.size)
         return f

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import os
 
-from .region import FileRegion, Region, check_tiling, innermost_region, region_path
+from .region import FileRegion, Region, check_tiling, innermost_region, leaves_between, region_path
 
-__all__ = ["layout", "layouts", "detect_kind", "innermost_region", "region_path", "check_tiling",
+__all__ = ["layout", "layouts", "detect_kind", "innermost_region", "region_path", "leaves_between", "check_tiling",
            "Region", "FileRegion"]
 
 _TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")

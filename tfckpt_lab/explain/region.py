@@ -16,7 +16,7 @@ import bisect
 import html
 from typing import Any, Callable, Iterator
 
-__all__ = ["Region", "FileRegion", "innermost_region", "region_path", "leaves", "check_tiling"]
+__all__ = ["Region", "FileRegion", "innermost_region", "region_path", "leaves", "leaves_between", "check_tiling"]
 
 
 class Region:
@@ -235,6 +235,37 @@ def region_path(tree: Region, offset: int) -> list[Region]:
 
 def leaves(tree: Region) -> Iterator[Region]:
     return tree.leaves()
+
+
+def leaves_between(tree: Region, start: int, end: int) -> list[Region]:
+    """The leaves overlapping ``[start, end)``, in byte order, expanding only what overlaps.
+
+    >>> root = Region(0, 6, "file", children=[Region(0, 2, "a"), Region(2, 4, "b"), Region(4, 6, "c")])
+    >>> [r.kind for r in leaves_between(root, 3, 5)]
+    ['b', 'c']
+    """
+    out: list[Region] = []
+    stack = [tree]
+    while stack:
+        r = stack.pop()
+        if r.end <= start or r.start >= end:
+            continue
+        kids = r.children
+        if not kids:
+            out.append(r)
+            continue
+        i = 0
+        if len(kids) > 64:
+            r.child_at(start)  # builds the cached start list
+            i = bisect.bisect_right(r._starts, start) - 1
+        sub = []
+        for c in kids[max(i, 0):]:
+            if c.start >= end:
+                break
+            if c.end > start:
+                sub.append(c)
+        stack.extend(reversed(sub))
+    return out
 
 
 def check_tiling(tree: Region) -> None:

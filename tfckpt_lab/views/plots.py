@@ -1,0 +1,289 @@
+"""Pictures of a checkpoint, as pure functions returning a matplotlib ``Figure``.
+
+Every function builds its own ``Figure`` (no pyplot, no global state), so they
+work under the Agg backend, in tests, in notebooks and in scripts alike::
+
+    fig = shard_map("ckpt/model-1000")
+    fig.savefig("shards.png")
+
+They draw what the region model (:mod:`tfckpt_lab.explain`) says; none of them
+reads checkpoint bytes itself.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .palette import GREY, OKABE_ITO, dtype_color, kind_color
+
+__all__ = ["shard_map", "index_anatomy", "tensor_values", "diff_bars", "figure_png"]
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (what the widgets show, and a static fallback)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _data_trees(source) -> list:
+    from ..explain import layouts
+
+    if isinstance(source, dict):
+        trees = source.values()
+    elif isinstance(source, (list, tuple)):
+        trees = source
+    else:
+        trees = layouts(source).values()
+    return [t for t in trees if getattr(t, "file_kind", None) == "data"]
+
+
+def shard_map(source, *, selected: str | None = None, width: float = 10.0, label_min_fraction: float = 0.05):
+    """Tensors as bars along each data shard's byte axis, one row per shard.
+
+    Args:
+        source: a checkpoint prefix, the dict :func:`tfckpt_lab.explain.layouts` returns,
+            or a list of data-shard region trees.
+        selected: a tensor name to outline.
+        label_min_fraction: label a tensor only if its bar is at least this fraction of the row.
+
+    Bars are coloured by dtype (Okabe-Ito); bytes no entry points at are grey and hatched.
+    """
+    trees = _data_trees(source)
+    fig = _figure(width, 0.9 + 0.55 * max(1, len(trees)))
+    ax = fig.add_subplot()
+    dtypes_seen: list[str] = []
+    longest = max((t.end for t in trees), default=1) or 1
+    for row, tree in enumerate(trees):
+        spans, colors, hatches = [], [], []
+        for r in tree.children:
+            spans.append((r.start, r.size))
+            if r.kind == "tensor":
+                dt = r.value["dtype"]
+                if dt not in dtypes_seen:
+                    dtypes_seen.append(dt)
+                colors.append(dtype_color(dt, dtypes_seen))
+                hatches.append(None)
+            else:
+                colors.append(GREY)
+                hatches.append("//")
+        lw = 0.5 if len(spans) < 400 else 0
+        if spans:
+            coll = ax.broken_barh(spans, (row - 0.38, 0.76), facecolors=colors, edgecolors="white", linewidths=lw)
+            coll.set_gid(f"shard{row}")
+            for r, (x, w), h in zip(tree.children, spans, hatches):
+                if h:
+                    ax.broken_barh([(x, w)], (row - 0.38, 0.76), facecolors="none", edgecolors="#777777",
+                                   hatch=h, linewidths=0)
+                frac = w / longest
+                if r.kind == "tensor" and frac >= label_min_fraction:
+                    chars = max(3, int(frac * width * 9))
+                    name = r.label if len(r.label) <= chars else "…" + r.label[-(chars - 1):]
+                    ax.text(x + w / 2, row, name, ha="center", va="center", fontsize=7, clip_on=True,
+                            color="white" if colors[spans.index((x, w))] in (OKABE_ITO["blue"],) else "black")
+                if r.kind == "tensor" and selected is not None and r.label == selected:
+                    ax.broken_barh([(x, max(w, longest / 400))], (row - 0.48, 0.96), facecolors="none",
+                                   edgecolors="black", linewidths=2)
+    ax.set_yticks(range(len(trees)))
+    ax.set_yticklabels([f"{os.path.basename(t.path)}\n{_human(t.end)}" for t in trees], fontsize=8)
+    ax.set_ylim(len(trees) - 0.5, -0.5)
+    ax.set_xlim(0, longest)
+    ax.set_xlabel("byte offset in the shard")
+    ax.set_title("Data shards: where each tensor's bytes are", fontsize=10)
+    if dtypes_seen:
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color=dtype_color(d, dtypes_seen), label=d) for d in dtypes_seen]
+        handles.append(Patch(facecolor=GREY, hatch="//", label="unreferenced"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return fig
+
+
+def _anatomy_parts(tree):
+    """(start, end, kind, label) for blocks' contents, trailers, and the rest of the top level."""
+    from ..sstable.format import BLOCK_TRAILER_SIZE
+
+    parts = []
+    for r in tree.children:
+        if r.kind.endswith("_block") and r.record is not None:
+            cut = r.end - BLOCK_TRAILER_SIZE
+            parts.append((r.start, cut, r.kind, r.label))
+            parts.append((cut, r.end, "block_trailer", "trailer"))
+        else:
+            parts.append((r.start, r.end, r.kind, r.label))
+    return parts
+
+
+def _draw_parts(ax, parts, lo, hi, label_all: bool):
+    for s, e, kind, label in parts:
+        if e <= lo or s >= hi:
+            continue
+        ax.broken_barh([(s, e - s)], (0, 1), facecolors=kind_color(kind), edgecolors="white", linewidths=0.8)
+        frac = (min(e, hi) - max(s, lo)) / max(hi - lo, 1)
+        if frac > 0.07 or (label_all and frac > 0.025):
+            text = f"{label}\n{e - s} B"
+            ax.text((max(s, lo) + min(e, hi)) / 2, 0.5, text, ha="center", va="center", fontsize=7, clip_on=True)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+
+
+def index_anatomy(source, *, zoom: bool = True, width: float = 10.0):
+    """The ``.index`` file to scale: data blocks, trailers, metaindex, index block, footer.
+
+    Args:
+        source: a ``.index`` path or its region tree (:func:`tfckpt_lab.explain.layout`).
+        zoom: add a second row magnifying the file's tail (metaindex, index block,
+            footer), which is invisible at full scale once the data blocks are large.
+    """
+    from ..explain import layout
+
+    tree = source if hasattr(source, "children") else layout(source)
+    parts = _anatomy_parts(tree)
+    tail_start = min((r.start for r in tree.children if r.kind in ("metaindex_block", "index_block", "footer")),
+                     default=0)
+    need_zoom = zoom and tree.end > 0 and (tree.end - tail_start) / tree.end < 0.25
+    fig = _figure(width, 2.6 if need_zoom else 1.6)
+    axes = fig.subplots(2, 1) if need_zoom else [fig.add_subplot()]
+    _draw_parts(axes[0], parts, 0, max(tree.end, 1), label_all=False)
+    axes[0].set_title(f"{os.path.basename(getattr(tree, 'path', ''))}: {tree.end} bytes, to scale", fontsize=10)
+    if need_zoom:
+        lo = max(0, tail_start - (tree.end - tail_start) // 4)
+        _draw_parts(axes[1], parts, lo, tree.end, label_all=True)
+        axes[1].set_title(f"zoom: bytes {lo}..{tree.end} (the tail)", fontsize=9)
+        axes[0].axvspan(lo, tree.end, ymin=0, ymax=1, facecolor="none", edgecolor="black", linewidth=1.5)
+    axes[-1].set_xlabel("byte offset")
+    from matplotlib.patches import Patch
+
+    kinds = []
+    for _, _, k, _ in parts:
+        if k not in kinds:
+            kinds.append(k)
+    axes[0].legend(handles=[Patch(color=kind_color(k), label=k.replace("_", " ")) for k in kinds],
+                   loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return fig
+
+
+def _as_plottable(a: np.ndarray) -> np.ndarray:
+    """bfloat16 / float8 / bool / int4... as float64; complex kept complex."""
+    if a.dtype.kind == "c":
+        return a.astype(np.complex128)
+    if a.dtype.kind == "b":
+        return a.astype(np.float64)
+    return a.astype(np.float64)
+
+
+def tensor_values(value, name: str = "", *, width: float = 6.0, max_cells: int = 512):
+    """A picture of one tensor's values.
+
+    * a scalar: its value as text;
+    * 2-D (or more, folded to 2-D as ``[shape[0], rest]``): a heatmap (cividis colour map);
+    * 1-D up to 64 values: a stem plot; otherwise a histogram;
+    * complex: real and imaginary parts side by side;
+    * bfloat16, float16, float8, ints, bools: shown as numbers;
+    * strings: a histogram of the elements' byte lengths.
+    """
+    a = np.asarray(value)
+    title = f"{name}  {a.dtype.name} {list(a.shape)}".strip()
+    if a.dtype == object or a.dtype.kind in "SU":
+        fig = _figure(width, 3)
+        ax = fig.add_subplot()
+        lengths = [len(x) for x in a.reshape(-1)]
+        ax.hist(lengths, bins=min(30, max(1, len(set(lengths)))), color=OKABE_ITO["blue"])
+        ax.set_xlabel("element length (bytes)")
+        ax.set_ylabel("count")
+        ax.set_title(title + " (strings)", fontsize=9)
+        return fig
+    if a.dtype.kind == "c":
+        fig = _figure(width * 1.6, 3)
+        axes = fig.subplots(1, 2)
+        b = _as_plottable(a)
+        for ax, part, label in ((axes[0], b.real, "real"), (axes[1], b.imag, "imaginary")):
+            _values_on(ax, part, label, max_cells, fig)
+        fig.suptitle(title, fontsize=9)
+        return fig
+    fig = _figure(width, 3)
+    ax = fig.add_subplot()
+    _values_on(ax, _as_plottable(a), "value", max_cells, fig)
+    nonfinite = int(np.size(a) - np.isfinite(_as_plottable(a)).sum()) if a.size else 0
+    ax.set_title(title + (f"  ({nonfinite} non-finite)" if nonfinite else ""), fontsize=9)
+    return fig
+
+
+def _values_on(ax, b: np.ndarray, label: str, max_cells: int, fig) -> None:
+    if b.size == 0:
+        ax.text(0.5, 0.5, "empty tensor (no elements)", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    if b.ndim == 0:
+        ax.text(0.5, 0.5, f"{b.item():.6g}", ha="center", va="center", fontsize=20, transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(label, fontsize=8)
+        return
+    finite = b[np.isfinite(b)]
+    if b.ndim >= 2 and b.shape[0] > 1 and b.size // b.shape[0] > 1:
+        m = b.reshape(b.shape[0], -1)
+        rs = max(1, -(-m.shape[0] // max_cells))
+        cs = max(1, -(-m.shape[1] // max_cells))
+        m = m[::rs, ::cs]
+        im = ax.imshow(m, cmap="cividis", aspect="auto", interpolation="nearest")
+        fig.colorbar(im, ax=ax, label=label)
+        ax.set_xlabel("column" + (f" (every {cs}th)" if cs > 1 else "") + (" (trailing axes flattened)" if b.ndim > 2 else ""))
+        ax.set_ylabel("row" + (f" (every {rs}th)" if rs > 1 else ""))
+        return
+    flat = b.reshape(-1)
+    if flat.size <= 64:
+        ax.stem(np.arange(flat.size), flat, linefmt=OKABE_ITO["blue"], markerfmt="o", basefmt=GREY)
+        ax.set_xlabel("index")
+        ax.set_ylabel(label)
+        return
+    if finite.size:
+        ax.hist(finite, bins=min(60, max(1, int(np.sqrt(finite.size)))), color=OKABE_ITO["blue"])
+    ax.set_xlabel(label)
+    ax.set_ylabel("count")
+
+
+def diff_bars(rows, *, top: int = 30, width: float = 8.0):
+    """Horizontal bars: relative change ``|b - a| / |a|`` (L2) of the most-changed tensors.
+
+    ``rows`` are what :func:`tfckpt_lab.views.diff.diff_checkpoints` returns.
+    """
+    changed = [r for r in rows if r.get("relative_change") is not None]
+    changed.sort(key=lambda r: -r["relative_change"])
+    changed = changed[:top]
+    fig = _figure(width, 0.8 + 0.25 * max(1, len(changed)))
+    ax = fig.add_subplot()
+    if not changed:
+        ax.text(0.5, 0.5, "no numeric tensor in common", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    names = [r["name"] for r in changed][::-1]
+    vals = [r["relative_change"] for r in changed][::-1]
+    colors = [OKABE_ITO["vermillion"] if v > 0 else GREY for v in vals]
+    ax.barh(range(len(vals)), vals, color=colors)
+    ax.set_yticks(range(len(vals)))
+    ax.set_yticklabels([n if len(n) < 45 else "…" + n[-44:] for n in names], fontsize=7)
+    ax.set_xlabel("relative change ‖b − a‖ / ‖a‖")
+    ax.set_title("Which tensors changed, and by how much", fontsize=10)
+    return fig

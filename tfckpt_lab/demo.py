@@ -19,10 +19,13 @@ def demo_variables(seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def make_demo_checkpoint(directory, *, global_step: int = 1000) -> str:
-    """Write ``DIR/my_test_model-<global_step>`` and return its prefix."""
-    from .bundle.writer import write_bundle
+    """Write ``DIR/my_test_model-<global_step>`` (plus a ``checkpoint`` state file) and return its prefix.
+
+    Saved with :class:`~tfckpt_lab.Saver`, as ``saver.save(sess, DIR/"my_test_model",
+    global_step=1000)`` would in TF1, so ``latest_checkpoint(DIR)`` finds it.
+    """
+    from .checkpoint.saver import Saver
 
     os.makedirs(directory, exist_ok=True)
-    prefix = os.path.join(os.fspath(directory), f"my_test_model-{global_step}")
-    write_bundle(prefix, demo_variables())
-    return prefix
+    return Saver().save(demo_variables(), os.path.join(os.fspath(directory), "my_test_model"),
+                        global_step=global_step)

@@ -30,6 +30,7 @@ __all__ = [
     "notebooks_path",
     "demo_checkpoint",
     "has_tensorflow",
+    "import_tensorflow",
     "hexdump",
     "check",
     "hint",
@@ -129,9 +130,47 @@ def demo_checkpoint(directory=None) -> str:
     return prefix
 
 
+#: Set to 1 to make the optional TensorFlow cells skip even when TensorFlow is installed.
+NO_TF_ENV = "TFCKPT_LAB_NO_TF"
+
+
 def has_tensorflow() -> bool:
-    """True if TensorFlow can be imported (optional notebook cells use it; nothing else does)."""
+    """True if TensorFlow can be imported (optional notebook cells use it; nothing else does).
+
+    False when the ``TFCKPT_LAB_NO_TF`` environment variable is set to 1.
+    """
+    if os.environ.get(NO_TF_ENV, "") not in ("", "0"):
+        return False
     return importlib.util.find_spec("tensorflow") is not None
+
+
+def import_tensorflow():
+    """``tensorflow`` with its start-up log messages turned down, or None if :func:`has_tensorflow` is False."""
+    if not has_tensorflow():
+        return None
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    # TensorFlow's C++ start-up notes (CPU features, no GPU) go straight to file
+    # descriptor 2, before its log level is read; hide them during the import only.
+    saved = None
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        saved = None
+    try:
+        import tensorflow
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tensorflow
 
 
 def hexdump(data: bytes, start: int = 0, *, width: int = 16, base: int = 0, marks=None) -> str:

@@ -3,6 +3,7 @@
     tfckpt-lab inspect PREFIX|DIR [--tensor NAME] [--json]
     tfckpt-lab verify PREFIX|DIR [--json]
     tfckpt-lab demo [DIR]
+    tfckpt-lab lab [--dir DIR] [--port N] [--no-browser]
     tfckpt-lab layout FILE [--json] [--depth N] [--at OFFSET]
 """
 
@@ -13,7 +14,7 @@ import importlib
 import sys
 
 # Subcommand modules, in the order --help lists them.  Each defines register(subparsers).
-COMMANDS = ["inspect", "verify", "demo", "layout"]
+COMMANDS = ["inspect", "verify", "demo", "layout", "lab"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -242,3 +242,17 @@ def test_tensorflow_reads_what_manager_wrote(tf, tmp_path, num_shards):
     assert tf_manager.latest_checkpoint == m.latest_checkpoint
     # (restoring into tf.train.Checkpoint objects needs _CHECKPOINTABLE_OBJECT_GRAPH,
     # which the default writer does not write; see the manager's writer= hook)
+
+
+@pytest.mark.tf
+def test_manager_with_object_writer_restores_into_tf_checkpoint(tf, tmp_path):
+    object_writer = pytest.importorskip("tfckpt_lab.meta.object_writer")
+    m = tl.CheckpointManager(str(tmp_path), max_to_keep=2, writer=object_writer.write_object_checkpoint)
+    for i in range(3):
+        m.save({"model": {"w": np.full(3, i, np.float32)}})
+    module = tf.Module()
+    module.w = tf.Variable(np.zeros(3, np.float32))
+    ckpt = tf.train.Checkpoint(model=module)
+    ckpt.restore(tf.train.latest_checkpoint(str(tmp_path))).assert_consumed()
+    np.testing.assert_array_equal(module.w.numpy(), np.full(3, 2, np.float32))
+    assert int(ckpt.save_counter.numpy()) == 3

@@ -82,6 +82,9 @@ class CheckpointManager:
         durable: fsync the bundle's files.
         writer: ``writer(prefix, variables, save_counter)`` writes one checkpoint;
             the hook for object-graph checkpoints.  Default: :func:`write_flat_checkpoint`.
+            ``writer=tfckpt_lab.meta.object_writer.write_object_checkpoint`` writes
+            TF2's object form (nested mappings as the object tree), which
+            ``tf.train.Checkpoint.restore`` accepts.
 
     Like TensorFlow's, a new manager starts with ``save_counter == 0`` even if
     the directory has checkpoints; call :meth:`restore_or_initialize` to take

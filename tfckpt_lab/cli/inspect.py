@@ -39,6 +39,20 @@ def _jsonable(value):
     return value
 
 
+def _shorten(value, limit: int = 64):
+    """Long string elements are cut for display (the JSON output keeps them whole)."""
+    def cut(b):
+        return b if len(b) <= limit else b[:limit] + b"...(%d bytes)" % len(b)
+
+    if isinstance(value, bytes):
+        return cut(value)
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        out = np.empty(value.shape, dtype=object)
+        out.reshape(-1)[:] = [cut(v) for v in value.reshape(-1).tolist()]
+        return out
+    return value
+
+
 def run(args) -> int:
     from ..checkpoint.reader import load_checkpoint
 
@@ -53,7 +67,7 @@ def run(args) -> int:
             e = reader.entry(args.tensor)
             print(f"tensor_name:  {args.tensor}  dtype: {e.dtype_name}  shape: {list(e.shape)}")
             with np.printoptions(threshold=1000):
-                print(value)
+                print(_shorten(value))
         return 0
     entries = reader.entries() if args.all_entries else [reader.entry(n) for n in reader.keys()]
     if args.json:

@@ -1,0 +1,275 @@
+"""The tutorial: notebooks run top to bottom, are stored stripped, ship inside the package, and
+``tfckpt-lab lab`` starts JupyterLab from a wheel as well as from a checkout.
+
+Each notebook is executed from its *stripped* source in a fresh kernel, in a temporary
+folder, with TensorFlow cells switched off (one extra run keeps them on, marked ``tf``).
+Run times go to ``tests/artifacts/notebook_times.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tfckpt_lab import tutorial
+from tfckpt_lab.tutorial import sync
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+ARTIFACTS = Path(__file__).parent / "artifacts"
+TIME_LIMIT = 60.0  # seconds per notebook, as the house style asks
+
+nbformat = pytest.importorskip("nbformat")
+
+
+def _execute(path: Path, tmp_path: Path, *, with_tf: bool = False) -> float:
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.reads(sync.stripped_text(path), as_version=4)
+    env_overrides = {tutorial.WORKDIR_ENV: str(tmp_path / "work"), "TF_CPP_MIN_LOG_LEVEL": "3",
+                     "MPLBACKEND": "Agg"}
+    if not with_tf:
+        env_overrides[tutorial.NO_TF_ENV] = "1"
+    old = {k: os.environ.get(k) for k in env_overrides}
+    os.environ.update(env_overrides)  # the kernel inherits this process's environment
+    try:
+        client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                         resources={"metadata": {"path": str(tmp_path)}})
+        start = time.perf_counter()
+        client.execute()
+        elapsed = time.perf_counter() - start
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.get("output_type") != "error", f"{path.name}: {out.get('ename')}: {out.get('evalue')}"
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                assert "Traceback" not in out.get("text", ""), f"{path.name}: {out['text']}"
+    return elapsed
+
+
+def _record_time(name: str, seconds: float) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    f = ARTIFACTS / "notebook_times.json"
+    try:
+        times = json.loads(f.read_text())
+    except (OSError, ValueError):
+        times = {}
+    times[name] = round(seconds, 2)
+    f.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+
+
+def test_there_are_notebooks():
+    names = [p.name for p in NOTEBOOKS]
+    assert any(n.startswith("01_") for n in names), names
+    assert len(names) >= 7, names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path, tmp_path):
+    elapsed = _execute(path, tmp_path)
+    _record_time(path.stem, elapsed)
+    print(f"{path.name}: {elapsed:.1f} s")
+    assert elapsed < TIME_LIMIT, f"{path.name} took {elapsed:.0f} s; a notebook should run in under a minute"
+    # a notebook writes only into its working folder
+    assert not (ROOT / "tfckpt_lab" / "work").exists()
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_optional_tensorflow_cells_run(tmp_path):
+    """The cells that use TensorFlow work when it is there (the other runs skip them)."""
+    path = next(p for p in NOTEBOOKS if p.name.startswith("02_"))
+    _record_time(path.stem + "+tf", _execute(path, tmp_path, with_tf=True))
+
+
+def test_notebooks_are_stripped_and_shipped():
+    """notebooks/ is the source of truth; tfckpt_lab/notebooks/ must be an identical, stripped copy."""
+    assert sync.problems(ROOT / "notebooks", ROOT / "tfckpt_lab" / "notebooks") == []
+
+
+def test_committed_notebooks_have_no_outputs():
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def test_every_notebook_ends_with_checked_exercises():
+    for path in NOTEBOOKS:
+        if "explorer" in path.name:
+            continue
+        number = path.name[:2]
+        text = path.read_text()
+        ids = [i for i in tutorial.EXERCISES if i.startswith(number + "-")]
+        assert ids, f"no exercises registered for {path.name}"
+        for i in ids:
+            assert f'tutorial.check(\\"{i}\\", ...)' in text, f"{path.name} does not ask exercise {i}"
+
+
+@pytest.mark.parametrize("exercise_id", sorted(tutorial.EXERCISES))
+def test_exercise_checkers(exercise_id):
+    ex = tutorial.EXERCISES[exercise_id]
+    right = tutorial.check(exercise_id, ex.reference_answer())
+    assert right.ok, right
+    unanswered = tutorial.check(exercise_id, ...)
+    assert not unanswered.ok and "..." in unanswered.message
+    assert ex.hint and ex.hint not in (str(ex.reference_answer()),)
+    assert "not yet" in repr(tutorial.check(exercise_id, "certainly wrong 12345")) or exercise_id == "06-1"
+
+
+def test_shipped_tensorflow_checkpoints_match_the_fixtures():
+    for case in ("keras_adam", "tf_keras_adam"):
+        fixture = ROOT / "tests" / "fixtures" / "tf" / case
+        if not fixture.exists():
+            pytest.skip("golden fixtures are not in this checkout")
+        shipped = tutorial.data_path(case)
+        for name in ("ckpt.index", "ckpt.data-00000-of-00001", "values.npz"):
+            assert (shipped / name).read_bytes() == (fixture / name).read_bytes(), f"{case}/{name}"
+        expected = json.loads((fixture / "expected.json").read_text())
+        says = json.loads((shipped / "tensorflow_says.json").read_text())
+        assert says["tf_version"] == expected["tf_version"]
+
+
+def test_workdir_never_inside_the_package(monkeypatch):
+    monkeypatch.setenv(tutorial.WORKDIR_ENV, str(Path(tutorial.__file__).parent / "work"))
+    d = tutorial.workdir("probe")
+    assert tutorial.PACKAGE_DIR not in d.resolve().parents
+    assert tutorial.workdir("probe").exists()  # emptied and made again
+
+
+# -- tfckpt-lab lab ------------------------------------------------------------------
+
+
+def test_lab_prepare_keeps_the_learners_edits(tmp_path):
+    from tfckpt_lab.cli import lab
+    from tfckpt_lab import load_checkpoint
+
+    d = lab.prepare(tmp_path / "tut", log=lambda *a: None)
+    names = sorted(p.name for p in d.glob("*.ipynb"))
+    assert names == sorted(p.name for p in NOTEBOOKS)
+    assert load_checkpoint(d / "demo_checkpoint").get_variable_to_shape_map() == {"w1": [2], "w2": [5]}
+    first = d / names[0]
+    first.write_text("edited")
+    lab.prepare(d, log=lambda *a: None)
+    assert first.read_text() == "edited"
+    lab.prepare(d, reset=True, log=lambda *a: None)
+    assert first.read_text() != "edited"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_lab(tfckpt_lab_cmd: list[str], directory: Path, *, env=None, cwd=None, timeout: float = 90):
+    """Start ``tfckpt-lab lab --no-browser`` on a free port with a token; return (process, base_url, token)."""
+    port, token = _free_port(), "tfckpt-test-" + os.urandom(6).hex()
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    log_path = directory.parent / f"lab-{port}.log"  # a file, not a pipe: a full pipe would stall the server
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            tfckpt_lab_cmd + ["lab", "--no-browser", "--port", str(port), "--dir", str(directory), "--",
+                              f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    proc.log_path = log_path
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"tfckpt-lab lab exited with {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url, token
+        except OSError:
+            time.sleep(0.5)
+    stop_lab(proc)
+    raise AssertionError(f"JupyterLab did not answer within {timeout} s")
+
+
+def stop_lab(proc) -> None:
+    if proc.poll() is None:
+        proc.terminate()  # Jupyter shuts its kernels down on SIGTERM
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_lab_serves_the_notebooks(tmp_path):
+    pytest.importorskip("jupyterlab")
+    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], tmp_path / "tut")
+    try:
+        with urllib.request.urlopen(f"{url}/api/contents?token={token}", timeout=10) as r:
+            listing = {c["name"] for c in json.load(r)["content"]}
+        assert {p.name for p in NOTEBOOKS} <= listing and "demo_checkpoint" in listing
+    finally:
+        stop_lab(proc)
+    assert proc.returncode is not None
+
+
+@pytest.mark.slow
+def test_wheel_in_a_fresh_venv_starts_lab(tmp_path):
+    """Build a wheel, install it (no deps) into a new venv, and start ``tfckpt-lab lab`` from it.
+
+    The new venv borrows this environment's third-party packages through a ``.pth``
+    line (so the test needs no network), but tfckpt_lab itself, its notebooks and its
+    data must come from the wheel: the test runs outside the checkout and checks where
+    the package was imported from.
+    """
+    pytest.importorskip("jupyterlab")
+    import sysconfig
+    import venv
+
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(wheels), str(ROOT)], check=True)
+    (wheel,) = wheels.glob("tfckpt_lab-*.whl")
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    py = env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q",
+                    str(wheel)], check=True)
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    borrowed = sysconfig.get_paths()["purelib"]
+    Path(site, "zz_borrowed_deps.pth").write_text(borrowed + "\n")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    where = subprocess.run([str(py), "-c", "import tfckpt_lab; print(tfckpt_lab.__file__)"],
+                           check=True, capture_output=True, text=True, cwd=outside).stdout.strip()
+    assert Path(where).is_relative_to(env_dir), f"tfckpt_lab imported from {where}, not from the wheel"
+    data = subprocess.run([str(py), "-c", "from tfckpt_lab import tutorial, load_checkpoint; "
+                           "print(len(load_checkpoint(str(tutorial.data_path('keras_adam') / 'ckpt'))))"],
+                          check=True, capture_output=True, text=True, cwd=outside).stdout.strip()
+    assert int(data) > 10  # the TensorFlow-written checkpoint ships in the wheel
+    exe = env_dir / ("Scripts" if os.name == "nt" else "bin") / "tfckpt-lab"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    proc, url, token = start_lab([str(exe)], outside / "tut", env=env, cwd=outside)
+    try:
+        with urllib.request.urlopen(f"{url}/api/contents?token={token}", timeout=10) as r:
+            listing = {c["name"] for c in json.load(r)["content"]}
+        assert {p.name for p in NOTEBOOKS} <= listing
+        with urllib.request.urlopen(f"{url}/api/kernelspecs?token={token}", timeout=10) as r:
+            assert "python3" in json.load(r)["kernelspecs"]
+    finally:
+        stop_lab(proc)

@@ -45,6 +45,13 @@ _EXPORTS = {
     "latest_checkpoint": "tfckpt_lab.checkpoint.state",
     "get_checkpoint_state": "tfckpt_lab.checkpoint.state",
     "CheckpointState": "tfckpt_lab.checkpoint.state",
+    # graphs: .meta files and TF2 object graphs
+    "write_meta_graph": "tfckpt_lab.meta.writer",
+    "read_meta_graph": "tfckpt_lab.meta.reader",
+    "MetaGraph": "tfckpt_lab.meta.reader",
+    "read_object_graph": "tfckpt_lab.meta.object_graph",
+    "ObjectGraph": "tfckpt_lab.meta.object_graph",
+    "write_object_checkpoint": "tfckpt_lab.meta.object_writer",
     "update_checkpoint_state": "tfckpt_lab.checkpoint.state",
     "generate_checkpoint_state_proto": "tfckpt_lab.checkpoint.state",
     "Saver": "tfckpt_lab.checkpoint.saver",

@@ -5,6 +5,8 @@
     tfckpt-lab demo [DIR]
     tfckpt-lab lab [--dir DIR] [--port N] [--no-browser]
     tfckpt-lab layout FILE [--json] [--depth N] [--at OFFSET]
+    tfckpt-lab meta PATH [--json]
+    tfckpt-lab objects PREFIX|DIR [--json] [--paths]
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import importlib
 import sys
 
 # Subcommand modules, in the order --help lists them.  Each defines register(subparsers).
-COMMANDS = ["inspect", "verify", "demo", "layout", "lab"]
+COMMANDS = ["inspect", "verify", "demo", "layout", "meta", "objects", "lab"]
 
 
 def build_parser() -> argparse.ArgumentParser:

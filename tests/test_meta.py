@@ -1,0 +1,252 @@
+"""The .meta writer and reader: structure without TensorFlow, import/restore and parse comparisons with it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tfckpt_lab as tl
+from tfckpt_lab.cli import main as cli_main
+from tfckpt_lab.meta.op_defs import OP_TABLE, op_def
+from tfckpt_lab.meta.tensors import make_ndarray, make_tensor_proto
+from tfckpt_lab.meta.writer import build_meta_graph
+
+from conftest import FIXTURES, TF_FIXTURES
+
+META_CASES = sorted(p.stem for p in (FIXTURES / "meta").glob("*.json"))
+
+VALUES = {
+    "w1": np.arange(6, dtype=np.float32).reshape(2, 3),
+    "scope/b": np.array([1.5, -2.0]),
+    "global_step": np.int64(42),
+    "name": np.array([b"a", b"bc\x00"], dtype=object),
+    "flags": np.array([True, False]),
+    "half": np.array([1.5, 2.25], np.float16),
+    "empty": np.zeros((0, 3), np.int32),
+}
+
+
+def _meta_path(case: str) -> str:
+    return str(next((TF_FIXTURES / case).glob("*.meta")))
+
+
+# -- writer, no TensorFlow ---------------------------------------------------------------
+@pytest.mark.parametrize("sharded", [False, True])
+def test_writer_graph_structure(sharded):
+    meta = build_meta_graph(VALUES, sharded=sharded, max_to_keep=3, keep_checkpoint_every_n_hours=2.5)
+    nodes = {n.name: n for n in meta.graph_def.node}
+    sd = meta.saver_def
+    assert (sd.filename_tensor_name, sd.restore_op_name) == ("save/Const:0", "save/restore_all")
+    assert sd.save_tensor_name == ("save/Identity:0" if sharded else "save/control_dependency:0")
+    assert (sd.max_to_keep, sd.keep_checkpoint_every_n_hours, sd.sharded, sd.version) == (3, 2.5, sharded, 2)
+    for name in VALUES:
+        assert nodes[name].op == "VariableV2"
+        assert nodes[f"{name}/Assign"].input == [name, f"{name}/initial_value"]
+    names = sorted(VALUES)
+    assert make_ndarray(nodes["save/SaveV2/tensor_names"].attr["value"].tensor).tolist() == [
+        n.encode() for n in names]
+    assert list(nodes["save/SaveV2"].input[3:]) == names
+    assigns = [n for n in meta.graph_def.node if n.name.startswith("save/Assign")]
+    assert [a.input[0] for a in assigns] == names
+    assert [a.input[1] for a in assigns] == ["save/RestoreV2"] + [f"save/RestoreV2:{i}" for i in range(1, len(names))]
+    # every op used is in the stripped op list, and nothing else
+    assert [op.name for op in meta.meta_info_def.stripped_op_list.op] == sorted({n.op for n in nodes.values()})
+    # every input names an existing node
+    for n in meta.graph_def.node:
+        for i in n.input:
+            assert i.lstrip("^").split(":")[0] in nodes, (n.name, i)
+
+
+def test_writer_collections_and_reader_roundtrip(tmp_path):
+    path = tl.write_meta_graph(tmp_path / "m.meta", VALUES, trainable=["w1"])
+    mg = tl.read_meta_graph(path)
+    got = {v.name: (v.dtype, v.shape, v.trainable) for v in mg.variables}
+    assert got == {
+        "w1": ("float32", [2, 3], True), "scope/b": ("float64", [2], False), "global_step": ("int64", [], False),
+        "name": ("string", [2], False), "flags": ("bool", [2], False), "half": ("float16", [2], False),
+        "empty": ("int32", [0, 3], False)}
+    assert [v.variable_name for v in mg.collection("global_step")] == ["global_step:0"]
+    assert mg.collections["trainable_variables"] == ("bytes_list", 1)
+    # the embedded initial values are the arrays
+    for name, value in VALUES.items():
+        init = make_ndarray(mg.nodes[f"{name}/initial_value"].attr["value"].tensor)
+        assert init.shape == np.shape(value) and init.tolist() == np.asarray(value).tolist()
+
+
+def test_writer_zeros_are_one_value(tmp_path):
+    big = {"big": np.ones((300, 300), np.float32), "s": np.array([b"x"] * 4, dtype=object)}
+    path = tl.write_meta_graph(tmp_path / "m.meta", big, initial_values="zeros")
+    assert os.path.getsize(path) < 4096
+    mg = tl.read_meta_graph(path)
+    z = make_ndarray(mg.nodes["big/initial_value"].attr["value"].tensor)
+    assert z.shape == (300, 300) and not z.any()
+    assert make_ndarray(mg.nodes["s/initial_value"].attr["value"].tensor).tolist() == [b""] * 4
+
+
+def test_writer_is_deterministic(tmp_path):
+    a = tl.write_meta_graph(tmp_path / "a.meta", VALUES)
+    b = tl.write_meta_graph(tmp_path / "b.meta", VALUES)
+    assert Path(a).read_bytes() == Path(b).read_bytes()
+
+
+def test_writer_name_clashes_get_tf_suffixes():
+    meta = build_meta_graph({"save/x": np.zeros(1), "w": np.zeros(1), "w/read": np.zeros(1)})
+    nodes = {n.name: n for n in meta.graph_def.node}
+    assert meta.saver_def.restore_op_name == "save_1/restore_all"
+    assert nodes["w/read"].op == "VariableV2" and nodes["w/read_1"].op == "Identity"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(variables={}), "no variables"),
+    (dict(variables={"bad name!": np.zeros(1)}), "not a valid"),
+    (dict(variables={"w": np.zeros(1)}, trainable=["v"]), "trainable"),
+    (dict(variables={"w": np.zeros(1)}, global_step_name="step"), "global_step_name"),
+    (dict(variables={"w": np.zeros(1)}, initial_values="random"), "initial_values"),
+])
+def test_writer_rejects(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_meta_graph(**kwargs)
+
+
+def test_tensor_proto_forms():
+    for value in (np.arange(5, dtype=np.int64), np.array([[1 + 2j]], np.complex64), np.float64(2.5),
+                  np.array([b"q", b""], dtype=object), np.array([1.5], np.float16)):
+        back = make_ndarray(make_tensor_proto(value))
+        assert back.dtype == np.asarray(value).dtype and back.tolist() == np.asarray(value).tolist()
+    filled = make_ndarray(make_tensor_proto(np.full((2, 2), 7, np.int32), fill=True))
+    assert filled.tolist() == [[7, 7], [7, 7]]
+
+
+# -- reader on TensorFlow's files, no TensorFlow ------------------------------------------
+@pytest.mark.parametrize("case", META_CASES)
+def test_reader_matches_tf_parse(case):
+    """Compare with TensorFlow's own parse, recorded by tests/fixtures/make_meta_expected.py."""
+    expected = json.loads((FIXTURES / "meta" / f"{case}.json").read_text())
+    mg = tl.read_meta_graph(_meta_path(case))
+    got = [{"name": v.name, "dtype": v.dtype, "shape": v.shape, "trainable": v.trainable, "device": v.device,
+            "partition": v.to_dict().get("partition")} for v in mg.global_variables]
+    assert got == expected["global_variables"]
+    assert mg.to_dict()["saver_def"] == expected["saver_def"]
+
+
+def test_reader_big_meta_summary():
+    mg = tl.read_meta_graph(TF_FIXTURES / "tf1_big_meta")  # a directory: its latest checkpoint
+    assert len(mg.variables) > 2000 and len(mg.proto.graph_def.node) > 10000
+    assert {d for d in mg.devices if d} == {"/device:CPU:0", "/device:CPU:1"}
+    parts = mg.partitioned_variables
+    assert parts and all(len(p) > 1 for p in parts.values())
+    assert mg.op_counts["VariableV2"] == len(mg.variables)
+    # the keys a Saver saves them under are the checkpoint's keys
+    assert {v.checkpoint_key for v in mg.variables} == set(tl.load_checkpoint(TF_FIXTURES / "tf1_big_meta").keys())
+
+
+def test_reader_keeps_unknown_fields_byte_exact():
+    data = Path(_meta_path("tf1_partitioned")).read_bytes()
+    assert tl.read_meta_graph(_meta_path("tf1_partitioned")).proto.SerializeToString(deterministic=True) == data
+
+
+def test_reader_errors(tmp_path):
+    with pytest.raises(tl.CheckpointNotFoundError):
+        tl.read_meta_graph(tmp_path / "missing.meta")
+    bad = tmp_path / "bad.meta"
+    bad.write_bytes(b"\x12\xff\xff\xff\x0f")  # graph_def with a length running past the end
+    with pytest.raises(tl.MalformedError, match="not a MetaGraphDef"):
+        tl.read_meta_graph(bad)
+    good = build_meta_graph({"w": np.zeros(1)})
+    good.collection_def["variables"].bytes_list.value.append(b"\x0a\xff")
+    broken = tmp_path / "broken.meta"
+    broken.write_bytes(good.SerializeToString())
+    with pytest.raises(tl.MalformedError, match="VariableDef"):
+        tl.read_meta_graph(broken).variables
+
+
+def test_cli_meta(capsys):
+    assert cli_main(["meta", _meta_path("tf1_partitioned"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["variables"]) == 12 and out["saver_def"]["restore_op_name"] == "save/restore_all"
+    assert cli_main(["meta", _meta_path("tf1_saver_basic")]) == 0
+    text = capsys.readouterr().out
+    assert "w1" in text and "save/restore_all" in text
+
+
+# -- with TensorFlow ---------------------------------------------------------------------------
+def _tf_restore(tf, prefix, names):
+    """Import PREFIX.meta into a fresh graph, run the initializers, restore; return values and the saver."""
+    with tf.Graph().as_default():
+        saver = tf.compat.v1.train.import_meta_graph(prefix + ".meta")
+        listed = [v.op.name for v in tf.compat.v1.global_variables()]
+        step = tf.compat.v1.train.get_global_step()
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.restore(sess, prefix)
+            values = {n: sess.run(f"{n}:0") for n in names}
+            again = saver.save(sess, prefix + "-again", write_meta_graph=False)
+    return values, listed, step, again
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("sharded", [False, True])
+@pytest.mark.parametrize("initial_values", ["values", "zeros"])
+def test_tf_imports_and_restores(tf, tmp_path, sharded, initial_values):
+    prefix = str(tmp_path / "model-42")
+    saved = dict(VALUES)
+    tl.write_bundle(prefix, saved)
+    tl.write_meta_graph(prefix + ".meta", saved, sharded=sharded, initial_values=initial_values)
+    values, listed, step, again = _tf_restore(tf, prefix, saved)
+    assert listed == list(saved)
+    assert step is not None and step.op.name == "global_step"
+    for name, value in saved.items():
+        got = values[name]
+        assert np.asarray(got).tolist() == np.asarray(value).tolist(), name
+        assert np.asarray(got).dtype == np.asarray(value).dtype or np.asarray(value).dtype == object
+    # TF's save through our graph writes a checkpoint we read back unchanged
+    reader = tl.load_checkpoint(again)
+    assert sorted(reader.keys()) == sorted(saved)
+    assert reader["w1"].tolist() == saved["w1"].tolist()
+    assert not any("_temp" in p for p in os.listdir(tmp_path))
+
+
+@pytest.mark.tf
+def test_op_defs_match_tf_registry(tf):
+    from tensorflow.python.framework import op_def_registry
+
+    for name in OP_TABLE:
+        theirs = op_def_registry.get(name)
+        ours = op_def(name)
+        stripped = type(theirs)()
+        stripped.CopyFrom(theirs)
+        stripped.ClearField("summary")
+        stripped.ClearField("description")
+        for group in (stripped.input_arg, stripped.output_arg, stripped.attr):
+            for item in group:
+                item.ClearField("description")
+        assert ours.SerializeToString(deterministic=True) == stripped.SerializeToString(deterministic=True), name
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("case", ["tf1_saver_basic", "tf1_partitioned", "tf1_big_meta"])
+def test_reader_matches_live_tf_parse(tf, case):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_meta_expected", FIXTURES / "make_meta_expected.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = module.tf_meta_summary(_meta_path(case))
+    mg = tl.read_meta_graph(_meta_path(case))
+    assert [(v.name, v.dtype, v.shape, v.trainable) for v in mg.global_variables] == [
+        (v["name"], v["dtype"], v["shape"], v["trainable"]) for v in expected["global_variables"]]
+
+
+@pytest.mark.tf
+def test_tf_restores_through_our_saver_meta(tf, tmp_path):
+    """The Saver's default writes a .meta beside each checkpoint; TF restores from it."""
+    saver = tl.Saver()
+    prefix = saver.save({"w": np.array([3.0, 4.0], np.float32), "global_step": np.int64(7)},
+                        str(tmp_path / "model"), global_step=7)
+    assert os.path.exists(prefix + ".meta")
+    values, _, _, _ = _tf_restore(tf, prefix, ["w", "global_step"])
+    assert values["w"].tolist() == [3.0, 4.0] and values["global_step"] == 7

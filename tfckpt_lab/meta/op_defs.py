@@ -1,0 +1,127 @@
+"""The OpDefs that graphs written by :mod:`tfckpt_lab.meta.writer` use.
+
+A ``.meta`` file lists, in ``meta_info_def.stripped_op_list``, the signature of
+every op kind its graph uses, without documentation.  An importer uses the list
+to know which attrs the producer filled in from defaults.  The signatures are
+facts about TensorFlow's op registry; they are written out here by hand, and
+``tests/test_meta_writer.py`` checks each one against the registry of a real
+TensorFlow.
+
+Notation of the table below, per op::
+
+    inputs / outputs:  (name, type)   type is a DataType name ("string", "int32")
+                                      or the name of the type attr ("T", "dtype");
+                       suffix "*N": a list whose length is attr N;
+                       suffix "[]": a list of types from a list(type) attr;
+                       prefix "&":  a reference (the op writes to its input).
+    attrs:             (name, attr type, default or NO_DEFAULT, minimum or None)
+"""
+
+from __future__ import annotations
+
+from ..protos import attr_value_pb2, op_def_pb2, types_pb2
+
+__all__ = ["OP_TABLE", "op_def", "op_list"]
+
+NO_DEFAULT = object()
+
+OP_TABLE: dict[str, dict] = {
+    "Assign": dict(
+        inputs=[("ref", "&T"), ("value", "T")], outputs=[("output_ref", "&T")],
+        attrs=[("T", "type", NO_DEFAULT, None), ("validate_shape", "bool", True, None),
+               ("use_locking", "bool", True, None)],
+        allows_uninitialized_input=True),
+    "Const": dict(
+        outputs=[("output", "dtype")],
+        attrs=[("value", "tensor", NO_DEFAULT, None), ("dtype", "type", NO_DEFAULT, None)]),
+    "Identity": dict(
+        inputs=[("input", "T")], outputs=[("output", "T")],
+        attrs=[("T", "type", NO_DEFAULT, None)]),
+    "MergeV2Checkpoints": dict(
+        inputs=[("checkpoint_prefixes", "string"), ("destination_prefix", "string")],
+        attrs=[("delete_old_dirs", "bool", True, None), ("allow_missing_files", "bool", False, None)],
+        is_stateful=True),
+    "NoOp": dict(),
+    "Pack": dict(
+        inputs=[("values", "T*N")], outputs=[("output", "T")],
+        attrs=[("N", "int", NO_DEFAULT, 1), ("T", "type", NO_DEFAULT, None), ("axis", "int", 0, None)]),
+    "PlaceholderWithDefault": dict(
+        inputs=[("input", "dtype")], outputs=[("output", "dtype")],
+        attrs=[("dtype", "type", NO_DEFAULT, None), ("shape", "shape", NO_DEFAULT, None)]),
+    "RestoreV2": dict(
+        inputs=[("prefix", "string"), ("tensor_names", "string"), ("shape_and_slices", "string")],
+        outputs=[("tensors", "dtypes[]")],
+        attrs=[("dtypes", "list(type)", NO_DEFAULT, 1)],
+        is_stateful=True),
+    "SaveV2": dict(
+        inputs=[("prefix", "string"), ("tensor_names", "string"), ("shape_and_slices", "string"),
+                ("tensors", "dtypes[]")],
+        attrs=[("dtypes", "list(type)", NO_DEFAULT, 1)],
+        is_stateful=True),
+    "ShardedFilename": dict(
+        inputs=[("basename", "string"), ("shard", "int32"), ("num_shards", "int32")],
+        outputs=[("filename", "string")]),
+    "StringJoin": dict(
+        inputs=[("inputs", "string*N")], outputs=[("output", "string")],
+        attrs=[("N", "int", NO_DEFAULT, 0), ("separator", "string", "", None)]),
+    "VariableV2": dict(
+        outputs=[("ref", "&dtype")],
+        attrs=[("shape", "shape", NO_DEFAULT, None), ("dtype", "type", NO_DEFAULT, None),
+               ("container", "string", "", None), ("shared_name", "string", "", None)],
+        is_stateful=True),
+}
+
+_DATATYPE_BY_NAME = {"string": types_pb2.DT_STRING, "int32": types_pb2.DT_INT32}
+
+
+def _arg(name: str, spec: str) -> op_def_pb2.OpDef.ArgDef:
+    arg = op_def_pb2.OpDef.ArgDef(name=name)
+    if spec.startswith("&"):
+        arg.is_ref, spec = True, spec[1:]
+    if spec.endswith("[]"):
+        arg.type_list_attr = spec[:-2]
+        return arg
+    if "*" in spec:
+        spec, arg.number_attr = spec.split("*")
+    if spec in _DATATYPE_BY_NAME:
+        arg.type = _DATATYPE_BY_NAME[spec]
+    else:
+        arg.type_attr = spec
+    return arg
+
+
+def _default(kind: str, value) -> attr_value_pb2.AttrValue:
+    if kind == "bool":
+        return attr_value_pb2.AttrValue(b=value)
+    if kind == "int":
+        return attr_value_pb2.AttrValue(i=value)
+    if kind == "string":
+        return attr_value_pb2.AttrValue(s=value.encode())
+    raise ValueError(f"no default of attr type {kind!r} in this table")
+
+
+def op_def(name: str) -> op_def_pb2.OpDef:
+    """The OpDef of ``name`` (one of :data:`OP_TABLE`), as a stripped op list holds it.
+
+    >>> print(op_def("Identity"))  # doctest: +NORMALIZE_WHITESPACE
+    name: "Identity" input_arg { name: "input" type_attr: "T" }
+    output_arg { name: "output" type_attr: "T" } attr { name: "T" type: "type" }
+    """
+    spec = OP_TABLE[name]
+    op = op_def_pb2.OpDef(name=name)
+    op.input_arg.extend(_arg(n, s) for n, s in spec.get("inputs", ()))
+    op.output_arg.extend(_arg(n, s) for n, s in spec.get("outputs", ()))
+    for attr_name, kind, default, minimum in spec.get("attrs", ()):
+        attr = op.attr.add(name=attr_name, type=kind)
+        if default is not NO_DEFAULT:
+            attr.default_value.CopyFrom(_default(kind, default))
+        if minimum is not None:
+            attr.has_minimum, attr.minimum = True, minimum
+    op.is_stateful = spec.get("is_stateful", False)
+    op.allows_uninitialized_input = spec.get("allows_uninitialized_input", False)
+    return op
+
+
+def op_list(names) -> op_def_pb2.OpList:
+    """An OpList of the given op kinds, sorted by name (as TensorFlow sorts a stripped op list)."""
+    return op_def_pb2.OpList(op=[op_def(n) for n in sorted(set(names))])

@@ -1,0 +1,306 @@
+"""Read a ``.meta`` file into a friendly summary: variables, saver, collections, ops, devices.
+
+    .meta file = one serialized MetaGraphDef (no framing, no checksum)
+      meta_info_def   MetaInfoDef   versions, tags, stripped_op_list
+      graph_def       GraphDef      node: NodeDef (name, op, input, device, attr)
+      saver_def       SaverDef
+      collection_def  map<string, CollectionDef>   variable collections hold VariableDef bytes
+
+A variable is found through its VariableDef (in the ``variables``,
+``local_variables``... collections): ``variable_name`` names the graph node whose
+``dtype`` and ``shape`` attrs give the type and shape; ``save_slice_info_def``
+says where a piece of a partitioned variable lies in the whole.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError
+
+from .. import dtypes
+from ..errors import CheckpointNotFoundError, MalformedError
+from ..protos import meta_graph_pb2, saver_pb2, variable_pb2
+
+__all__ = ["read_meta_graph", "MetaGraph", "MetaVariable", "PartitionInfo", "VARIABLE_COLLECTIONS"]
+
+# Collections whose bytes_list values are VariableDef protos (TensorFlow's names).
+VARIABLE_COLLECTIONS = (
+    "variables", "local_variables", "trainable_variables", "model_variables",
+    "moving_average_variables", "global_step", "metric_variables",
+)
+# Collections that list *every* variable once (a variable may also sit in the others above).
+_OWNING_COLLECTIONS = ("variables", "local_variables", "metric_variables")
+
+
+@dataclass
+class PartitionInfo:
+    """Where one piece of a partitioned variable lies in the full variable (SaveSliceInfoDef)."""
+
+    full_name: str
+    full_shape: list[int]
+    var_offset: list[int]
+    var_shape: list[int]
+
+    @property
+    def slice_spec(self) -> str:
+        """The slice in checkpoint notation: ``"10 4 4,3:0,4"`` (full shape, then start,length per dim)."""
+        dims = ":".join(f"{o},{s}" for o, s in zip(self.var_offset, self.var_shape))
+        return f"{' '.join(map(str, self.full_shape))} {dims}"
+
+
+@dataclass
+class MetaVariable:
+    """One variable of a meta graph.
+
+    Attributes:
+        name: the variable node's name (``w1``, ``part/part_0``), without ``:0``.
+        dtype: TensorFlow's dtype name (``float32``), without ``_ref``.
+        shape: the declared shape (``None`` entries are unknown dimensions; ``None`` if unknown rank).
+        trainable, is_resource: from the VariableDef.
+        op: ``VariableV2``, ``VarHandleOp``... (None if the node is missing).
+        device: the node's device string.
+        collections: the variable collections that list it.
+        partition: a :class:`PartitionInfo` for a piece of a partitioned variable.
+        proto: the VariableDef.
+    """
+
+    name: str
+    dtype: str | None
+    shape: list | None
+    trainable: bool
+    is_resource: bool
+    op: str | None
+    device: str
+    collections: list[str] = field(default_factory=list)
+    partition: PartitionInfo | None = None
+    proto: variable_pb2.VariableDef | None = field(default=None, repr=False)
+
+    @property
+    def checkpoint_key(self) -> str:
+        """The key it is saved under by a default Saver: the full variable's name for a piece."""
+        return self.partition.full_name if self.partition else self.name
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "dtype": self.dtype, "shape": self.shape, "trainable": self.trainable,
+             "is_resource": self.is_resource, "op": self.op, "device": self.device,
+             "collections": self.collections}
+        if self.partition:
+            p = self.partition
+            d["partition"] = {"full_name": p.full_name, "full_shape": p.full_shape,
+                              "var_offset": p.var_offset, "var_shape": p.var_shape}
+        return d
+
+
+def _strip_port(tensor_name: str) -> str:
+    name = tensor_name[1:] if tensor_name.startswith("^") else tensor_name
+    head, sep, tail = name.rpartition(":")
+    return head if sep and tail.isdigit() else name
+
+
+def _shape_of(attr) -> list | None:
+    if attr.unknown_rank:
+        return None
+    return [None if d.size < 0 else d.size for d in attr.dim]
+
+
+class MetaGraph:
+    """A summary of a MetaGraphDef; ``.proto`` is the parsed message itself.
+
+    >>> import tempfile, os, numpy as np
+    >>> from tfckpt_lab import write_meta_graph
+    >>> path = write_meta_graph(os.path.join(tempfile.mkdtemp(), "m.meta"), {"w": np.zeros(3, np.float32)})
+    >>> mg = read_meta_graph(path)
+    >>> mg.variables[0].name, mg.saver_def.restore_op_name, mg.op_counts["VariableV2"]
+    ('w', 'save/restore_all', 1)
+    """
+
+    def __init__(self, proto: meta_graph_pb2.MetaGraphDef, *, path: str | None = None, size: int | None = None):
+        self.proto = proto
+        self.path = path
+        self.size = size
+        self._nodes = None
+        self._variables = None
+
+    # -- graph -----------------------------------------------------------------
+    @property
+    def nodes(self) -> dict:
+        """node name -> NodeDef."""
+        if self._nodes is None:
+            self._nodes = {n.name: n for n in self.proto.graph_def.node}
+        return self._nodes
+
+    @property
+    def op_counts(self) -> Counter:
+        """How many nodes run each op kind."""
+        return Counter(n.op for n in self.proto.graph_def.node)
+
+    @property
+    def devices(self) -> Counter:
+        """How many nodes are placed on each device (``""`` = not placed)."""
+        return Counter(n.device for n in self.proto.graph_def.node)
+
+    @property
+    def stripped_ops(self) -> list[str]:
+        return [op.name for op in self.proto.meta_info_def.stripped_op_list.op]
+
+    @property
+    def tensorflow_version(self) -> str:
+        return self.proto.meta_info_def.tensorflow_version
+
+    @property
+    def producer(self) -> int:
+        return self.proto.graph_def.versions.producer
+
+    # -- saver and collections ---------------------------------------------------
+    @property
+    def saver_def(self) -> saver_pb2.SaverDef | None:
+        return self.proto.saver_def if self.proto.HasField("saver_def") else None
+
+    @property
+    def collections(self) -> dict[str, tuple[str, int]]:
+        """collection name -> (kind, number of values); kind is node_list, bytes_list, int64_list..."""
+        out = {}
+        for name in sorted(self.proto.collection_def):
+            c = self.proto.collection_def[name]
+            kind = c.WhichOneof("kind")
+            out[name] = (kind, len(getattr(c, kind).value) if kind else 0)
+        return out
+
+    def collection(self, name: str) -> list:
+        """A collection's values: node names, ints, floats, VariableDefs (variable
+        collections), SaverDefs (``savers``) or raw bytes."""
+        c = self.proto.collection_def[name]
+        kind = c.WhichOneof("kind")
+        if kind is None:
+            return []
+        values = list(getattr(c, kind).value)
+        if kind == "bytes_list":
+            cls = (variable_pb2.VariableDef if name in VARIABLE_COLLECTIONS
+                   else saver_pb2.SaverDef if name == "savers" else None)
+            if cls is not None:
+                return [self._parse(cls, v, f"collection {name!r}") for v in values]
+        return values
+
+    def _parse(self, cls, data: bytes, what: str):
+        msg = cls()
+        try:
+            msg.ParseFromString(data)
+        except DecodeError as exc:
+            raise MalformedError(f"{what}: cannot parse {cls.__name__}: {exc}", path=self.path) from None
+        return msg
+
+    # -- variables ----------------------------------------------------------------
+    @property
+    def variables(self) -> list[MetaVariable]:
+        """Every variable, global and local, in collection order (global first)."""
+        if self._variables is None:
+            self._variables = self._collect_variables()
+        return self._variables
+
+    @property
+    def global_variables(self) -> list[MetaVariable]:
+        """The ``variables`` collection, what ``tf.compat.v1.global_variables()`` returns."""
+        return [v for v in self.variables if "variables" in v.collections]
+
+    @property
+    def trainable_variables(self) -> list[MetaVariable]:
+        return [v for v in self.variables if "trainable_variables" in v.collections]
+
+    @property
+    def partitioned_variables(self) -> dict[str, list[MetaVariable]]:
+        """full name -> its pieces, for partitioned variables."""
+        out: dict[str, list[MetaVariable]] = {}
+        for v in self.variables:
+            if v.partition:
+                out.setdefault(v.partition.full_name, []).append(v)
+        return out
+
+    def _collect_variables(self) -> list[MetaVariable]:
+        found: dict[str, MetaVariable] = {}
+        owners = [c for c in _OWNING_COLLECTIONS if c in self.proto.collection_def]
+        others = [c for c in VARIABLE_COLLECTIONS if c in self.proto.collection_def and c not in owners]
+        for cname in owners + others:
+            for vd in self.collection(cname):
+                name = _strip_port(vd.variable_name)
+                var = found.get(name)
+                if var is None:
+                    if cname not in owners:
+                        continue  # only listed by a secondary collection: not a graph variable
+                    var = found[name] = self._variable(name, vd)
+                var.collections.append(cname)
+        return list(found.values())
+
+    def _variable(self, name: str, vd: variable_pb2.VariableDef) -> MetaVariable:
+        node = self.nodes.get(name)
+        dtype = shape = op = None
+        device = ""
+        if node is not None:
+            op, device = node.op, node.device
+            if "dtype" in node.attr:
+                dtype = dtypes.dtype_name(dtypes.base_type(node.attr["dtype"].type))
+            if "shape" in node.attr:
+                shape = _shape_of(node.attr["shape"].shape)
+        partition = None
+        if vd.HasField("save_slice_info_def"):
+            s = vd.save_slice_info_def
+            partition = PartitionInfo(s.full_name, list(s.full_shape), list(s.var_offset), list(s.var_shape))
+        return MetaVariable(name=name, dtype=dtype, shape=shape, trainable=vd.trainable,
+                            is_resource=vd.is_resource, op=op, device=device, partition=partition, proto=vd)
+
+    # -- output ---------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (what ``tfckpt-lab meta --json`` prints)."""
+        from google.protobuf import json_format
+
+        sd = self.saver_def
+        mi = self.proto.meta_info_def
+        return {
+            "path": self.path,
+            "size": self.size,
+            "tensorflow_version": mi.tensorflow_version,
+            "tensorflow_git_version": mi.tensorflow_git_version,
+            "meta_graph_version": mi.meta_graph_version,
+            "tags": list(mi.tags),
+            "producer": self.producer,
+            "num_nodes": len(self.proto.graph_def.node),
+            "op_counts": dict(sorted(self.op_counts.items())),
+            "devices": dict(sorted(self.devices.items())),
+            "stripped_ops": self.stripped_ops,
+            "saver_def": None if sd is None else json_format.MessageToDict(sd, preserving_proto_field_name=True),
+            "collections": {k: {"kind": kind, "count": n} for k, (kind, n) in self.collections.items()},
+            "variables": [v.to_dict() for v in self.variables],
+            "partitioned_variables": {k: [p.name for p in v] for k, v in self.partitioned_variables.items()},
+        }
+
+    def __repr__(self) -> str:
+        return (f"<MetaGraph {self.path!r}: {len(self.proto.graph_def.node)} nodes, "
+                f"{len(self.variables)} variables>")
+
+
+def read_meta_graph(path) -> MetaGraph:
+    """Parse a ``.meta`` file (or the ``.meta`` of a checkpoint prefix) into a :class:`MetaGraph`.
+
+    Raises :class:`~tfckpt_lab.CheckpointNotFoundError` if the file is missing and
+    :class:`~tfckpt_lab.MalformedError` if its bytes are not a MetaGraphDef.
+    """
+    p = os.fspath(path)
+    if os.path.isdir(p):  # a checkpoint directory: its latest checkpoint's graph
+        from ..checkpoint.reader import resolve_prefix
+
+        p = resolve_prefix(p) + ".meta"
+    if not p.endswith(".meta") and not os.path.exists(p) and os.path.exists(p + ".meta"):
+        p += ".meta"
+    try:
+        with open(p, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise CheckpointNotFoundError("no such .meta file", path=p) from None
+    proto = meta_graph_pb2.MetaGraphDef()
+    try:
+        proto.ParseFromString(data)
+    except DecodeError as exc:
+        raise MalformedError(f"not a MetaGraphDef: {exc}", path=p) from None
+    return MetaGraph(proto, path=p, size=len(data))

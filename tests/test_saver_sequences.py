@@ -60,7 +60,7 @@ def run_ours(seq: dict, root: str, monkeypatch) -> list[dict]:
             try:
                 prefix = obj.save(values, os.path.join(base, op.get("save_path", "model")), global_step=step,
                                   latest_filename=op.get("latest_filename"),
-                                  write_state=op.get("write_state", True))
+                                  write_state=op.get("write_state", True), write_meta_graph=False)
             except (ValueError, RuntimeError) as exc:
                 out.append({"error": type(exc).__name__, "files": GEN.list_files(root)})
                 continue

@@ -67,8 +67,8 @@ class Saver:
     ...     prefix = saver.save({"w": np.full(2, step, np.float32)}, os.path.join(d, "model"), global_step=step)
     >>> os.path.basename(prefix), [os.path.basename(p) for p in saver.last_checkpoints]
     ('model-3', ['model-2', 'model-3'])
-    >>> sorted(os.listdir(d))  # model-1 was deleted
-    ['checkpoint', 'model-2.data-00000-of-00001', 'model-2.index', 'model-3.data-00000-of-00001', 'model-3.index']
+    >>> sorted(os.listdir(d))  # model-1 was deleted; a .meta graph comes with each save, as in TF
+    ['checkpoint', 'model-2.data-00000-of-00001', 'model-2.index', 'model-2.meta', 'model-3.data-00000-of-00001', 'model-3.index', 'model-3.meta']
     >>> saver.restore(prefix)["w"]
     array([3., 3.], dtype=float32)
 
@@ -158,7 +158,7 @@ class Saver:
 
     # -- saving and restoring -------------------------------------------------------
     def save(self, variables: Mapping, save_path, global_step=None, latest_filename: str | None = None,
-             meta_graph_suffix: str = "meta", write_meta_graph: bool = False,
+             meta_graph_suffix: str = "meta", write_meta_graph: bool = True,
              write_state: bool = True) -> str:
         """Write ``variables`` (name -> array-like) as a checkpoint; return its prefix.
 

@@ -78,7 +78,7 @@ def test_regions_agree_with_the_reader(prefix):
             if e.shard_id == shard and e.size and not e.slices:
                 r = tensors[e.key]
                 assert (r.start, r.end) == (e.offset, e.end)
-                assert innermost_region(tree, e.offset).path()[1] is r
+                assert innermost_region(tree, e.offset).lineage()[1] is r
 
 
 def test_index_structure_and_innermost_region(tmp_path):

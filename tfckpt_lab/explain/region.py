@@ -106,7 +106,7 @@ class Region:
                 return r
         return None
 
-    def path(self) -> list["Region"]:
+    def lineage(self) -> list["Region"]:
         """The chain of regions from the root down to this one."""
         out = []
         r = self
@@ -230,7 +230,7 @@ def innermost_region(tree: Region, offset: int) -> Region | None:
 def region_path(tree: Region, offset: int) -> list[Region]:
     """Every region containing ``offset``, outermost first."""
     r = innermost_region(tree, offset)
-    return [] if r is None else r.path()
+    return [] if r is None else r.lineage()
 
 
 def leaves(tree: Region) -> Iterator[Region]:

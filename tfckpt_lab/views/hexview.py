@@ -72,7 +72,7 @@ def hex_html(tree, start: int = 0, nbytes: int = 256, *, selected=None, cursor: 
 
 def region_breadcrumb_html(region) -> str:
     """``file > block > entry > field`` with each level's kind and range."""
-    parts = [f"<code>{html.escape(r.label or r.kind)}</code>" for r in region.path()]
+    parts = [f"<code>{html.escape(r.label or r.kind)}</code>" for r in region.lineage()]
     return " &rsaquo; ".join(parts)
 
 

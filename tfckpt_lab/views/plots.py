@@ -71,9 +71,15 @@ def shard_map(source, *, selected: str | None = None, width: float = 10.0, label
     Bars are coloured by dtype (Okabe-Ito); bytes no entry points at are grey and hatched.
     """
     trees = _data_trees(source)
-    fig = _figure(width, 0.9 + 0.55 * max(1, len(trees)))
-    ax = fig.add_subplot()
     dtypes_seen: list[str] = []
+    for tree in trees:
+        for r in tree.children:
+            if r.kind == "tensor" and r.value["dtype"] not in dtypes_seen:
+                dtypes_seen.append(r.value["dtype"])
+    legend_cols = 1 + len(dtypes_seen) // 12
+    legend_rows = -(-(len(dtypes_seen) + 1) // legend_cols)
+    fig = _figure(width, max(0.9 + 0.55 * max(1, len(trees)), 0.6 + 0.2 * legend_rows))
+    ax = fig.add_subplot()
     longest = max((t.end for t in trees), default=1) or 1
     for row, tree in enumerate(trees):
         spans, colors, hatches = [], [], []
@@ -116,7 +122,8 @@ def shard_map(source, *, selected: str | None = None, width: float = 10.0, label
 
         handles = [Patch(color=dtype_color(d, dtypes_seen), label=d) for d in dtypes_seen]
         handles.append(Patch(facecolor=GREY, hatch="//", label="unreferenced"))
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False,
+                  ncols=legend_cols)
     return fig
 
 

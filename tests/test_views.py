@@ -1,0 +1,292 @@
+"""Plots render (Agg), widgets are driven through their traitlets, no browser needed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from conftest import TF_FIXTURES
+from tfckpt_lab import write_bundle
+
+pytest.importorskip("matplotlib")
+pytest.importorskip("ipywidgets")
+
+MULTI = TF_FIXTURES / "savev2_multiblock" / "bundle"
+TF2 = TF_FIXTURES / "tf2_checkpoint"
+
+
+@pytest.fixture
+def small(tmp_path):
+    prefix = str(tmp_path / "model-100")
+    write_bundle(prefix, {"w": np.arange(12, dtype=np.float32).reshape(3, 4), "s": np.array([b"ab", b"c"], object),
+                          "step": np.int64(100)}, num_shards=2)
+    write_bundle(str(tmp_path / "model-200"), {"w": np.arange(12, dtype=np.float32).reshape(3, 4) * 2,
+                                               "s": np.array([b"ab", b"c"], object), "step": np.int64(200)})
+    return prefix
+
+
+# -- plots ----------------------------------------------------------------------------------
+
+def _render(fig):
+    from tfckpt_lab.views.plots import figure_png
+
+    png = figure_png(fig, dpi=50)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("case", ["tf1_sharded/model-5", "tf2_checkpoint/ckpt-3", "savev2_strings/bundle",
+                                  "savev2_dtypes/bundle", "savev2_empty/bundle"])
+def test_shard_map_and_anatomy_render(case):
+    from tfckpt_lab.views.plots import index_anatomy, shard_map
+
+    prefix = str(TF_FIXTURES / case)
+    if not os.path.exists(prefix + ".index"):
+        pytest.skip("fixture missing")
+    _render(shard_map(prefix))
+    _render(index_anatomy(prefix + ".index"))
+
+
+@pytest.mark.parametrize("value", [
+    np.float32(3.5), np.zeros((0, 3), np.float32), np.arange(10, dtype=np.int32),
+    np.random.default_rng(0).normal(size=(40, 50)).astype("bfloat16"),
+    np.random.default_rng(1).normal(size=(5, 4, 3)).astype(np.float16),
+    (np.arange(200) + 1j * np.arange(200)[::-1]).astype(np.complex64),
+    np.array([[1 + 2j, 3j], [0, 1]], np.complex128), np.array([True, False, True]),
+    np.array([b"a", b"bcd", b""], dtype=object), np.array([np.nan, np.inf, 1.0, 2.0] * 30),
+], ids=["scalar", "empty", "int1d", "bf16-2d", "f16-3d", "c64-1d", "c128-2d", "bool", "strings", "nonfinite"])
+def test_tensor_values_render(value):
+    import ml_dtypes  # noqa: F401  (bfloat16 via astype)
+    from tfckpt_lab.views.plots import tensor_values
+
+    _render(tensor_values(value, "t"))
+
+
+def test_shard_map_of_10000_tensors_is_quick():
+    from tfckpt_lab.views.plots import shard_map
+
+    if not os.path.exists(str(MULTI) + ".index"):
+        pytest.skip("fixture missing")
+    t = time.perf_counter()
+    _render(shard_map(str(MULTI)))
+    assert time.perf_counter() - t < 5
+
+
+def test_hex_html_marks_selection_and_cursor(small):
+    from tfckpt_lab.explain import layout
+    from tfckpt_lab.views.hexview import hex_html
+
+    tree = layout(small + ".index")
+    footer = tree.children[-1]
+    out = hex_html(tree, footer.start, 64, selected=footer, cursor=tree.end - 1)
+    assert out.count("box-shadow") == footer.size
+    assert f'data-offset="{tree.end - 1}"' in out and "outline:2px" in out
+    assert "magic" in out  # the tooltip of the magic number's bytes
+
+
+# -- widgets -------------------------------------------------------------------------------
+
+def test_hexview_links_regions_and_bytes(small):
+    from tfckpt_lab.widgets import HexView
+
+    hv = HexView(small + ".index")
+    footer = hv.tree.children[-1]
+    hv.select_region(footer)  # pick a region: its bytes light up
+    assert hv.selection == [footer.start, footer.end] and hv.selected_kind == "footer"
+    assert "box-shadow" in hv._hex.value and footer.explanation in hv._info.value
+    assert hv.window <= footer.start < hv.window + hv.nbytes
+    hv.cursor = footer.end - 3  # pick a byte: the innermost region is selected
+    assert hv.selected_kind == "magic" and hv.region.parent is footer
+    hv._nav.value = 0  # the navigator lists the footer's children; choose the first
+    assert hv.selected_label == "metaindex handle"
+    hv._up.click()
+    assert hv.region is footer
+    r = hv.find("w")
+    assert r is not None and r.kind == "entry" and hv.selection == [r.start, r.end]
+    data = HexView(small + ".data-00000-of-00002")
+    data.cursor = 5
+    assert data.selected_kind in ("element", "tensor", "varint", "checksum", "string_bytes")
+    assert "text/html" in data._repr_mimebundle_()
+
+
+def test_entries_table_pages_sorts_filters_10000_entries():
+    from tfckpt_lab.widgets import EntriesTable
+
+    if not os.path.exists(str(MULTI) + ".index"):
+        pytest.skip("fixture missing")
+    t = time.perf_counter()
+    table = EntriesTable(str(MULTI), page_size=20)
+    assert time.perf_counter() - t < 3
+    assert len(table.rows) >= 10000 and len(table.visible_rows()) == 20
+    first = table.visible_rows()[0]["name"]
+    table.page = 3
+    assert table.visible_rows()[0]["name"] != first and "page 4" in table._status.value
+    t = time.perf_counter()
+    table.filter = "layer_0042"
+    assert table.page == 0 and 0 < table.num_matching < 200
+    assert all("layer_0042" in r["name"] for r in table.visible_rows())
+    table.sort_by, table.ascending = "size", False
+    sizes = [r["size"] for r in table.visible_rows()]
+    assert sizes == sorted(sizes, reverse=True)
+    assert time.perf_counter() - t < 1.5
+    table._pick.value = table.visible_rows()[1]["name"]
+    assert table.selected == table.visible_rows()[1]["name"] and "#F0E442" in table._table.value
+    assert table.visible_rows()[0]["entry"].proto is not None
+
+
+def test_shard_map_click_selects_a_tensor(small):
+    from tfckpt_lab.bundle.reader import BundleReader
+    from tfckpt_lab.widgets import ShardMap
+
+    sm = ShardMap(small)
+    e = BundleReader(small).entry("w")
+    assert sm.click(e.shard_id, e.offset + 5) == "w" and sm.selected == "w"
+    assert "w" in sm._info.value and sm.tensor_region().start == e.offset
+    assert sm.click(0, 10**6) is None
+    assert "<img" in sm.to_html()
+
+
+def test_checksum_lab_catches_flips_and_says_where(small):
+    from tfckpt_lab.widgets import ChecksumLab
+
+    lab = ChecksumLab(small)
+    e_off = None
+    from tfckpt_lab.bundle.reader import BundleReader
+
+    e = BundleReader(small).entry("w")
+    data = os.path.basename(small) + f".data-{e.shard_id:05d}-of-00002"
+    out = lab.flip(data, e.offset + 1)
+    assert lab.flipped_kind == "element" and lab.caught
+    assert any(p["kind"] == "ChecksumMismatchError" and p["covers_flip"] for p in lab.problems)
+    lab.flip(small + ".index", 2)  # inside data block 0: the block checksum catches it
+    assert lab.caught and any(p["kind"] == "ChecksumMismatchError" for p in lab.problems)
+    size = os.path.getsize(small + ".index")
+    lab.flip(small + ".index", size - 48 + 30)  # footer padding: nothing checks it
+    assert lab.flipped_kind == "padding" and not lab.caught and "not caught" in lab.to_html()
+    with open(small + ".index", "rb") as f:  # the original is untouched
+        assert f.read()[size - 18] == 0
+    lab.close()
+    del e_off
+
+
+def test_checkpoint_diff(small):
+    from tfckpt_lab.widgets import CheckpointDiff
+
+    d = CheckpointDiff(small, small.replace("model-100", "model-200"))
+    by = {r["name"]: r for r in d.rows}
+    assert by["w"]["status"] == "changed" and by["w"]["relative_change"] == pytest.approx(1.0)
+    assert by["s"]["status"] == "same" and by["step"]["status"] == "changed"
+    assert d.num_changed == 2
+    d.b = d.a
+    assert d.num_changed == 0
+    _render(d.plot())
+    assert "<table>" in d.to_html()
+
+
+def test_explorer_tabs_and_shared_selection(small, tmp_path):
+    from tfckpt_lab.widgets import explore
+    from tfckpt_lab.widgets.explorer import TABS, group_files
+
+    groups = group_files(tmp_path)
+    assert [g["step"] for g in groups] == [100, 200] and len(groups[0]["files"]) == 3
+    ex = explore(tmp_path)  # no state file: the last step
+    assert ex.prefix.endswith("model-200")
+    ex.prefix = small
+    for i in range(len(TABS)):
+        ex.tab = i
+    ex.selected = "w"
+    assert ex.view("Entries").selected == "w" and ex.view("Shard map").selected == "w"
+    hv = ex.view("Bytes").children[1]
+    assert hv.selected_label == "w"
+    assert isinstance(ex.view("Values").children[-1], type(ex.view("Files").children[-1]))  # an Image
+    ex.view("Shard map").click(0, 0)
+    assert ex.selected == ex.view("Shard map").selected
+    assert ex.view("Diff").num_changed == 2
+    assert "text/html" in ex._repr_mimebundle_()
+    ex.close()
+
+
+def test_explorer_on_10000_entries_is_quick():
+    from tfckpt_lab.widgets import explore
+
+    if not os.path.exists(str(MULTI) + ".index"):
+        pytest.skip("fixture missing")
+    t = time.perf_counter()
+    ex = explore(str(MULTI))
+    ex.tab = 1  # Entries
+    ex.tab = 2  # Bytes
+    name = ex.view("Entries").rows[5000]["name"]
+    ex.selected = name
+    assert ex.view("Bytes").children[1].selected_label == name
+    assert time.perf_counter() - t < 4
+
+
+# -- the rotation simulator runs the real Saver / CheckpointManager ---------------------------
+
+def _reference(kind, directory, n, max_to_keep, keep_hours, hours_per_save, steps):
+    """The same saves, made directly, with time.time patched the plain way."""
+    from tfckpt_lab import CheckpointManager, Saver
+    from tfckpt_lab.widgets.simulator import START_TIME
+
+    now = [START_TIME]
+    with mock.patch("time.time", lambda: now[0]):
+        if kind == "Saver":
+            impl = Saver(max_to_keep=max_to_keep, keep_checkpoint_every_n_hours=keep_hours or 10000.0)
+        else:
+            impl = CheckpointManager(directory, max_to_keep=max_to_keep or None,
+                                     keep_checkpoint_every_n_hours=keep_hours or None)
+        listings = []
+        for i in range(1, n + 1):
+            now[0] += hours_per_save * 3600
+            v = {"w": np.full(2, i * steps, np.float32), "global_step": np.int64(i * steps)}
+            if kind == "Saver":
+                impl.save(v, os.path.join(directory, "model"), global_step=i * steps)
+            else:
+                impl.save(v, checkpoint_number=i * steps)
+            with open(os.path.join(directory, "checkpoint")) as f:
+                listings.append((sorted(os.listdir(directory)), f.read()))
+    return listings
+
+
+@pytest.mark.parametrize("kind,max_to_keep,keep_hours", [
+    ("Saver", 2, 0.0), ("Saver", 2, 3.0), ("Saver", 0, 0.0),
+    ("CheckpointManager", 2, 0.0), ("CheckpointManager", 2, 3.0)])
+def test_rotation_simulator_matches_the_real_classes(tmp_path, kind, max_to_keep, keep_hours):
+    from tfckpt_lab.widgets import RotationSimulator
+
+    sim_dir, ref_dir = tmp_path / "sim", tmp_path / "ref"
+    sim_dir.mkdir()
+    ref_dir.mkdir()
+    sim = RotationSimulator(directory=str(sim_dir))
+    sim.mode = kind
+    sim.max_to_keep = max_to_keep
+    sim.keep_every_n_hours = keep_hours
+    sim.hours_per_save = 1.0
+    events = sim.run(8)
+    expected = _reference(kind, str(ref_dir), 8, max_to_keep, keep_hours, 1.0, 1000)
+    for ev, (files, state) in zip(events, expected):
+        assert ev["files"] == files
+    assert sim.state_text == expected[-1][1].replace(str(ref_dir), str(sim_dir))
+    assert sim.global_step == 8000 and sim.clock - sim.history[0]["hours"] * 3600 > 0
+    deleted = [f for ev in events for f in ev["deleted"]]
+    renamed = [b for ev in events for _, b in ev["renamed"]]
+    assert "checkpoint" in renamed and any(f.endswith(".index") for f in renamed)
+    if max_to_keep and not keep_hours:
+        assert len(sim.checkpoints()) == max_to_keep and deleted
+    if keep_hours:
+        assert len(sim.checkpoints()) > max_to_keep  # some kept for good
+    assert "<table>" in sim.to_html()
+    sim.reset()
+    assert sim.files == [] and sim.history == []
+
+
+def test_views_and_widgets_import_lazily():
+    code = ("import sys, tfckpt_lab, tfckpt_lab.views, tfckpt_lab.widgets, tfckpt_lab.explain; "
+            "tfckpt_lab.layout; print([m for m in ('matplotlib', 'ipywidgets') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

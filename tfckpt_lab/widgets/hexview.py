@@ -1,0 +1,169 @@
+"""HexView: a file's bytes, tinted by region, linked both ways with the region tree.
+
+* pick a region (``select_region``, or the navigator list) and its bytes light up,
+  with its explanation;
+* pick a byte (``cursor``, or the offset box) and the innermost region holding it
+  is selected.
+
+>>> import os, tempfile, numpy as np
+>>> from tfckpt_lab import write_bundle
+>>> prefix = os.path.join(tempfile.mkdtemp(), "m")
+>>> _ = write_bundle(prefix, {"w": np.zeros(3, np.float32)})
+>>> hv = HexView(prefix + ".index")
+>>> hv.cursor = hv.tree.end - 1          # pick the last byte ...
+>>> hv.selected_kind, hv.selection       # ... and its innermost region is selected
+('magic', [113, 121])
+"""
+
+from __future__ import annotations
+
+import ipywidgets as w
+import traitlets as t
+
+from ..explain import innermost_region, layout
+from ..explain.region import Region
+from ..views.hexview import hex_html, region_html
+from ._common import StaticFallback
+
+__all__ = ["HexView"]
+
+_NAV_LIMIT = 400  # children listed in the navigator at once (around the selected one)
+
+
+class HexView(StaticFallback, w.VBox):
+    """A hex view of one checkpoint file with the region tree beside it.
+
+    Args:
+        source: a file path, or a region tree from :func:`tfckpt_lab.explain.layout`.
+        nbytes: bytes shown at once (a window that follows the selection).
+
+    Traits (state):
+        cursor: the picked byte offset.
+        selection: ``[start, end)`` of the selected region.
+        selected_kind, selected_label, explanation: what the selected region is.
+        window: the first byte shown.
+    """
+
+    cursor = t.Int(0)
+    selection = t.List(t.Int(), default_value=[0, 0])
+    selected_kind = t.Unicode("")
+    selected_label = t.Unicode("")
+    explanation = t.Unicode("")
+    window = t.Int(0)
+    nbytes = t.Int(256)
+
+    def __init__(self, source, *, nbytes: int = 256, **kwargs):
+        self.tree = source if isinstance(source, Region) else layout(source)
+        self.region: Region | None = None
+        self._busy = False
+        self._nav_regions: list[Region] = []
+        self._offset = w.BoundedIntText(value=0, min=0, max=max(0, self.tree.end - 1), description="byte",
+                                        layout=w.Layout(width="180px"))
+        self._up = w.Button(description="up", icon="arrow-up", layout=w.Layout(width="70px"),
+                            tooltip="select the enclosing region")
+        self._prev = w.Button(description="◀", layout=w.Layout(width="40px"), tooltip="previous bytes")
+        self._next = w.Button(description="▶", layout=w.Layout(width="40px"), tooltip="next bytes")
+        self._find = w.Text(placeholder="tensor / key name", layout=w.Layout(width="260px"),
+                            continuous_update=False)
+        self._nav = w.Select(options=[], rows=12, layout=w.Layout(width="420px"))
+        self._info = w.HTML()
+        self._hex = w.HTML(layout=w.Layout(overflow="auto"))
+        super().__init__(**kwargs)
+        self.nbytes = nbytes
+        self.children = [
+            w.HBox([self._offset, self._prev, self._next, self._up, self._find]),
+            w.HBox([self._nav, self._info]),
+            self._hex,
+        ]
+        self._offset.observe(lambda ch: setattr(self, "cursor", ch["new"]), "value")
+        self._up.on_click(lambda _: self.select_region(self.region.parent) if self.region and self.region.parent
+                          else None)
+        self._prev.on_click(lambda _: setattr(self, "window", max(0, self.window - self.nbytes)))
+        self._next.on_click(lambda _: setattr(self, "window", min(max(0, self.tree.end - 1),
+                                                                  self.window + self.nbytes)))
+        self._find.observe(lambda ch: self.find(ch["new"]) if ch["new"] else None, "value")
+        self._nav.observe(self._on_nav, "value")
+        self.observe(self._on_cursor, "cursor")
+        self.observe(lambda _: self._render_hex(), ["window", "nbytes"])
+        self.select_region(self.tree)
+
+    # -- the two directions of the link ----------------------------------------------
+    def select_region(self, region: Region | None) -> None:
+        """Select a region: its bytes light up and the window moves to show them."""
+        if region is None:
+            return
+        self.region = region
+        self._busy = True
+        try:
+            self.selection = [region.start, region.end]
+            self.selected_kind = region.kind
+            self.selected_label = region.label
+            self.explanation = region.explanation
+            if not region.start <= self.cursor < max(region.end, region.start + 1):
+                self.cursor = region.start
+                self._offset.value = min(self._offset.max, region.start)
+            if not self.window <= region.start < self.window + self.nbytes:
+                self.window = (region.start // 16) * 16
+        finally:
+            self._busy = False
+        self._render_nav()
+        self._render_hex()
+
+    def _on_cursor(self, change) -> None:
+        if self._busy:
+            return
+        r = innermost_region(self.tree, change["new"])
+        if r is not None:
+            if self._offset.value != change["new"]:
+                self._offset.value = change["new"]
+            self.select_region(r)
+            self._render_hex()
+
+    def select_offset(self, offset: int) -> Region | None:
+        """Pick byte ``offset``; returns the innermost region now selected."""
+        self.cursor = offset
+        return self.region
+
+    def find(self, name: str) -> Region | None:
+        """Select the tensor (data shard) or index entry called ``name``."""
+        r = self.tree.find_tensor(name) if hasattr(self.tree, "find_tensor") else None
+        if r is not None:
+            self.select_region(r)
+        return r
+
+    # -- rendering ------------------------------------------------------------------------
+    def _on_nav(self, change) -> None:
+        i = change["new"]
+        if self._busy or i is None or i < 0 or i >= len(self._nav_regions):
+            return
+        target = self._nav_regions[i]
+        if target is not self.region:
+            self.select_region(target)
+
+    def _render_nav(self) -> None:
+        r = self.region
+        kids = r.children
+        if kids:
+            listing, focus = kids, None
+        else:
+            listing, focus = (r.parent.children if r.parent else [r]), r
+        lo = 0
+        if len(listing) > _NAV_LIMIT:
+            at = listing.index(focus) if focus is not None else 0
+            lo = max(0, at - _NAV_LIMIT // 2)
+        shown = listing[lo:lo + _NAV_LIMIT]
+        self._nav_regions = shown
+        self._busy = True
+        try:
+            self._nav.options = [(f"[{c.start}, {c.end}) {c.kind} {c.label}"[:90], i) for i, c in enumerate(shown)]
+            self._nav.value = shown.index(focus) if focus is not None and focus in shown else None
+        finally:
+            self._busy = False
+        self._info.value = region_html(r)
+
+    def _render_hex(self) -> None:
+        self._hex.value = hex_html(self.tree, self.window, self.nbytes, selected=self.region, cursor=self.cursor)
+
+    def to_html(self) -> str:
+        return region_html(self.region) + hex_html(self.tree, self.window, self.nbytes, selected=self.region,
+                                                   cursor=self.cursor)

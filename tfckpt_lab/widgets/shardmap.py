@@ -1,0 +1,89 @@
+"""ShardMap: the shard byte map as a widget; picking a tensor selects it everywhere it is linked."""
+
+from __future__ import annotations
+
+import os
+
+import ipywidgets as w
+import traitlets as t
+
+from ..explain import innermost_region, layouts
+from ._common import StaticFallback, figure_image, png_html, set_figure
+
+__all__ = ["ShardMap"]
+
+
+class ShardMap(StaticFallback, w.VBox):
+    """Tensors as bars along each data shard.
+
+    Pick a tensor by name (``selected``), or by a position on the map with
+    :meth:`click` (shard row, byte offset), which asks the region model which
+    tensor holds that byte.  Under an interactive matplotlib backend (ipympl),
+    clicks on the figure call :meth:`click` too.
+
+    Traits: ``selected`` (tensor name), ``picked_shard``, ``picked_offset``.
+    """
+
+    selected = t.Unicode("")
+    picked_shard = t.Int(-1)
+    picked_offset = t.Int(-1)
+
+    def __init__(self, prefix, *, trees: dict | None = None, **kwargs):
+        self.prefix = os.fspath(prefix)
+        trees = trees or layouts(self.prefix)
+        self.trees = [tr for tr in trees.values() if tr.file_kind == "data"]
+        self._image = figure_image(self.plot())
+        self._shard = w.Dropdown(options=[(os.path.basename(tr.path), i) for i, tr in enumerate(self.trees)],
+                                 description="shard", layout=w.Layout(width="340px"))
+        self._offset = w.IntText(value=0, description="byte", layout=w.Layout(width="180px"))
+        self._go = w.Button(description="pick")
+        self._info = w.HTML()
+        super().__init__(**kwargs)
+        self.children = [self._image, w.HBox([self._shard, self._offset, self._go]), self._info]
+        self._go.on_click(lambda _: self.click(self._shard.value or 0, self._offset.value))
+        self.observe(self._on_selected, "selected")
+
+    def plot(self):
+        """The map as a Figure (the static fallback)."""
+        from ..views.plots import shard_map
+
+        return shard_map(self.trees, selected=self.selected or None)
+
+    def click(self, shard: int, offset: int) -> str | None:
+        """Select the tensor whose bytes include ``offset`` in shard row ``shard``; returns its name."""
+        self.picked_shard, self.picked_offset = shard, offset
+        if not 0 <= shard < len(self.trees):
+            return None
+        r = innermost_region(self.trees[shard], offset)
+        while r is not None and r.kind != "tensor":
+            r = r.parent
+        if r is None:
+            self._info.value = f"byte {offset} of shard {shard} belongs to no tensor"
+            return None
+        self.selected = r.label
+        return r.label
+
+    def _on_mpl_click(self, event) -> None:  # pragma: no cover - needs an interactive backend
+        if event.xdata is not None and event.ydata is not None:
+            self.click(int(round(event.ydata)), int(event.xdata))
+
+    def tensor_region(self, name: str | None = None):
+        """The data-shard region of tensor ``name`` (default: the selected one)."""
+        name = name or self.selected
+        for tr in self.trees:
+            r = tr.find_tensor(name)
+            if r is not None:
+                return r
+        return None
+
+    def _on_selected(self, change) -> None:
+        set_figure(self._image, self.plot())
+        r = self.tensor_region()
+        if r is None:
+            self._info.value = f"<code>{change['new']}</code> has no bytes in a shard (empty or partitioned)"
+        else:
+            self._info.value = (f"<b>{r.label}</b> in <code>{os.path.basename(r.root.path)}</code> "
+                                f"bytes [{r.start}, {r.end}): {r.explanation}")
+
+    def to_html(self) -> str:
+        return png_html(self.plot())

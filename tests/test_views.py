@@ -287,6 +287,6 @@ def test_rotation_simulator_matches_the_real_classes(tmp_path, kind, max_to_keep
 
 def test_views_and_widgets_import_lazily():
     code = ("import sys, tfckpt_lab, tfckpt_lab.views, tfckpt_lab.widgets, tfckpt_lab.explain; "
-            "tfckpt_lab.layout; print([m for m in ('matplotlib', 'ipywidgets') if m in sys.modules])")
+            "tfckpt_lab.layout; tfckpt_lab.explore; print([m for m in ('matplotlib', 'ipywidgets') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -60,6 +60,7 @@ _EXPORTS = {
     # see inside (byte regions)
     "layout": "tfckpt_lab.explain",
     "innermost_region": "tfckpt_lab.explain",
+    "explore": "tfckpt_lab.widgets",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

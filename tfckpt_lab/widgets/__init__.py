@@ -21,7 +21,6 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "explore": ".explorer",
     "Explorer": ".explorer",
     "EntriesTable": ".entries",
     "HexView": ".hexview",
@@ -31,7 +30,18 @@ _EXPORTS = {
     "CheckpointDiff": ".diff",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS) + ["explore"]
+
+
+def explore(path):
+    """Open the explorer on a checkpoint directory (its latest checkpoint) or a prefix.
+
+    Returns an :class:`~tfckpt_lab.widgets.explorer.Explorer`; see ``docs/views.md``.
+    ipywidgets and matplotlib are imported here, on the first call.
+    """
+    from .explorer import explore as _explore
+
+    return _explore(path)
 
 
 def __getattr__(name: str):

@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 from conftest import TF_FIXTURES, load_expected
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tfckpt_lab as tl
 from tfckpt_lab.cli import main as cli_main
@@ -16,6 +18,7 @@ from tfckpt_lab.meta.object_graph import (
     parse_object_graph,
     unescape_local_name,
 )
+from tfckpt_lab.meta.object_writer import build_object_graph
 from tfckpt_lab.protos import trackable_object_graph_pb2
 
 TF2_CASES = [c for c in ("tf2_checkpoint", "keras_adam", "tf_keras_adam")
@@ -41,6 +44,21 @@ def test_escape_roundtrip(name):
     escaped = escape_local_name(name)
     assert "/" not in escaped
     assert unescape_local_name(escaped) == name
+
+
+@given(st.text())
+def test_escape_is_a_bijection(name):
+    assert unescape_local_name(escape_local_name(name)) == name
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=8), st.integers(-5, 5), min_size=1, max_size=5))
+def test_written_keys_parse_back_to_local_names(tree):
+    proto, tensors = build_object_graph(tree)
+    graph = parse_object_graph(proto.SerializeToString())
+    assert list(graph.root.children) == list(tree)
+    for name in tree:
+        key = graph.key(escape_local_name(name))
+        assert key in tensors and int(tensors[key]) == tree[name]
 
 
 # -- reading TensorFlow's checkpoints ------------------------------------------------------------

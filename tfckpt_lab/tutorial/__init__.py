@@ -32,6 +32,7 @@ __all__ = [
     "has_tensorflow",
     "import_tensorflow",
     "hexdump",
+    "with_static_html",
     "check",
     "hint",
     "Feedback",
@@ -171,6 +172,23 @@ def import_tensorflow():
             os.dup2(saved, 2)
             os.close(saved)
     return tensorflow
+
+
+class WithStaticHTML:
+    """Show ``widget`` live where widgets work, and ``html`` on static pages (nbconvert, GitHub, no kernel)."""
+
+    def __init__(self, widget, html: str):
+        self.widget, self.html = widget, html
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/html"] = self.html
+        return bundle
+
+
+def with_static_html(widget, html: str) -> WithStaticHTML:
+    """Wrap a widget that has no static view of its own (a ``Tab`` of widgets, say) with one."""
+    return WithStaticHTML(widget, html)
 
 
 def hexdump(data: bytes, start: int = 0, *, width: int = 16, base: int = 0, marks=None) -> str:

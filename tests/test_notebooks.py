@@ -273,3 +273,19 @@ def test_wheel_in_a_fresh_venv_starts_lab(tmp_path):
             assert "python3" in json.load(r)["kernelspecs"]
     finally:
         stop_lab(proc)
+
+
+def test_binder_and_ci_install_the_same_environment():
+    """Binder builds from binder/requirements.txt; CI installs from it too; every pin is bounded."""
+    req = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+    lines = [ln.strip() for ln in req if ln.strip() and not ln.strip().startswith("#")]
+    assert "-e .[lab]" in lines
+    for ln in lines:
+        if not ln.startswith("-e"):
+            assert ">=" in ln and "<" in ln.replace("<=", ""), f"unbounded requirement in binder: {ln}"
+    assert "binder/requirements.txt" in (ROOT / ".ci" / "install_tutorial.sh").read_text()
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for dep in extras["lab"]:
+        assert dep.startswith("tfckpt-lab[") or "<" in dep, f"unbounded [lab] dependency: {dep}"

@@ -27,9 +27,19 @@ from ..errors import (
     TruncatedError,
     UnsupportedError,
 )
+from .._perf import paused_gc
 from ..fileio import RandomAccessFile, open_random_access
 from ..sstable.reader import TableReader
-from .entry import HEADER_KEY, TENSOR_BUNDLE_VERSION, BundleEntry, BundleHeader, parse_entries, parse_entry, parse_header
+from .entry import (
+    HEADER_KEY,
+    TENSOR_BUNDLE_VERSION,
+    BundleEntry,
+    BundleHeader,
+    parse_entries,
+    parse_entry,
+    parse_header,
+    summarize_entries,
+)
 from .naming import data_path, index_path
 from .slices import encode_slice_key
 from .tensor_bytes import decode_strings
@@ -60,7 +70,9 @@ class BundleReader:
             raise CheckpointNotFoundError(
                 "no checkpoint here: the index file is missing", path=self.index_path) from None
         self._header: BundleHeader | None = None
+        self._items: list[tuple[bytes, bytes]] | None = None
         self._entries: dict[bytes, BundleEntry] | None = None
+        self._variable_map: dict[str, tuple[tuple[int, ...], int]] | None = None
         self._entry_cache: dict[bytes, BundleEntry] = {}
         self._data: dict[int, RandomAccessFile] = {}
         self._lock = threading.Lock()
@@ -90,16 +102,53 @@ class BundleReader:
     def data_paths(self) -> list[str]:
         return [data_path(self.prefix, i, self.num_shards) for i in range(self.num_shards)]
 
-    def entries(self) -> dict[bytes, BundleEntry]:
-        """Every entry except the header, keyed by raw key, in key order (parsed once, cached)."""
-        if self._entries is None:
-            items = self.table.all_items()
+    def _index_items(self) -> list[tuple[bytes, bytes]]:
+        """Every ``(key, value)`` of the index after the header (read once, cached)."""
+        if self._items is None:
+            with paused_gc():
+                items = self.table.all_items()
             if not items or items[0][0] != HEADER_KEY:
                 raise MalformedError("index does not start with the header entry", path=self.index_path)
             _ = self.header  # validates the header before trusting the entries
-            parsed = parse_entries(items[1:], path=self.index_path)
-            self._entries = {e.key: e for e in parsed}
+            del items[0]
+            self._items = items
+        return self._items
+
+    def entries(self) -> dict[bytes, BundleEntry]:
+        """Every entry except the header, keyed by raw key, in key order (parsed once, cached)."""
+        if self._entries is None:
+            items = self._index_items()
+            with paused_gc():
+                parsed = parse_entries(items, path=self.index_path)
+                self._entries = {e.key: e for e in parsed}
+            self._items = None  # the entries hold everything now
         return self._entries
+
+    def variable_map(self) -> dict[str, tuple[tuple[int, ...], int]]:
+        """``{name: (shape, dtype number)}`` of what :meth:`variables` lists, in key order (cached).
+
+        The fast path behind listings: it decodes only names, shapes and dtypes
+        (see :func:`~tfckpt_lab.bundle.entry.summarize_entries`) and builds no
+        :class:`BundleEntry` objects unless the bundle has partitioned variables.
+        """
+        if self._variable_map is None:
+            if self._entries is not None:
+                with paused_gc():
+                    m = {e.name: (e.shape, e.dtype) for e in self.variables()}
+            else:
+                items = self._index_items()
+                with paused_gc():
+                    names, shapes, dts, partitioned = summarize_entries(items, path=self.index_path)
+                    if partitioned:
+                        hidden = set()
+                        for i in partitioned:
+                            e = parse_entry(*items[i], path=self.index_path)
+                            hidden.update(encode_slice_key(e.key, s) for s in e.slices)
+                        m = {n: (s, d) for (k, _), n, s, d in zip(items, names, shapes, dts) if k not in hidden}
+                    else:
+                        m = dict(zip(names, zip(shapes, dts)))
+            self._variable_map = m
+        return self._variable_map
 
     def entry(self, name) -> BundleEntry:
         """The entry stored under ``name`` (str or raw bytes key)."""
@@ -136,6 +185,8 @@ class BundleReader:
     def variables(self) -> list[BundleEntry]:
         """The entries TensorFlow's reader lists: everything except partition pieces."""
         hidden = self.slice_piece_keys()
+        if not hidden:
+            return list(self.entries().values())
         return [e for k, e in self.entries().items() if k not in hidden]
 
     # -- data -----------------------------------------------------------------

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .. import dtypes
+from .._perf import paused_gc
 from ..bundle.entry import BundleEntry
 from ..bundle.reader import BundleReader
 from ..errors import CheckpointNotFoundError
@@ -73,13 +75,32 @@ class CheckpointReader(Mapping):
             self._vars = {e.name: e for e in self.bundle.variables()}
         return self._vars
 
+    def _variable_map(self) -> dict[str, tuple[tuple[int, ...], int]]:
+        """``{name: (shape, dtype number)}``: the low-level reader's fast listing when it has one."""
+        fast = getattr(self.bundle, "variable_map", None)
+        if fast is not None:
+            return fast()
+        m = getattr(self, "_slow_variable_map", None)
+        if m is None:
+            m = self._slow_variable_map = {n: (e.shape, e.dtype) for n, e in self._variables().items()}
+        return m
+
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
         """``{name: shape as a list}``, as TensorFlow's reader answers."""
-        return {n: list(e.shape) for n, e in self._variables().items()}
+        m = self._variable_map()
+        with paused_gc():
+            return {n: list(s) for n, (s, _) in m.items()}
 
     def get_variable_to_dtype_map(self) -> dict[str, str]:
         """``{name: dtype name}`` with TensorFlow's names (``'float32'``, ``'bfloat16'``, ``'string'``...)."""
-        return {n: e.dtype_name for n, e in self._variables().items()}
+        names: dict[int, str] = {}
+        out = {}
+        for n, (_, d) in self._variable_map().items():
+            dn = names.get(d)
+            if dn is None:
+                dn = names[d] = dtypes.dtype_name(d)
+            out[n] = dn
+        return out
 
     def entry(self, name: str) -> BundleEntry:
         """The low-level index entry of ``name`` (shard, offset, size, checksum, proto...)."""
@@ -110,17 +131,17 @@ class CheckpointReader(Mapping):
         return self.get_tensor(name)
 
     def __contains__(self, name) -> bool:
-        return isinstance(name, str) and name in self._variables() or (
+        return isinstance(name, str) and name in self._variable_map() or (
             isinstance(name, str) and self.has_tensor(name))
 
     def __iter__(self):
-        return iter(self._variables())
+        return iter(self._variable_map())
 
     def __len__(self) -> int:
-        return len(self._variables())
+        return len(self._variable_map())
 
     def keys(self):
-        return self._variables().keys()
+        return self._variable_map().keys()
 
     # -- notebook manners -----------------------------------------------------
     def __repr__(self) -> str:

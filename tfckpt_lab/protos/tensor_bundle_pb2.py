@@ -19,7 +19,7 @@ from tfckpt_lab.protos import types_pb2 as tfckpt__lab_dot_protos_dot_types__pb2
 from tfckpt_lab.protos import versions_pb2 as tfckpt__lab_dot_protos_dot_versions__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%tfckpt_lab/protos/tensor_bundle.proto\x12\ntfckpt_lab\x1a$tfckpt_lab/protos/tensor_shape.proto\x1a$tfckpt_lab/protos/tensor_slice.proto\x1a\x1dtfckpt_lab/protos/types.proto\x1a tfckpt_lab/protos/versions.proto\"\xb1\x01\n\x11\x42undleHeaderProto\x12\x12\n\nnum_shards\x18\x01 \x01(\x05\x12<\n\nendianness\x18\x02 \x01(\x0e\x32(.tfckpt_lab.BundleHeaderProto.Endianness\x12\'\n\x07version\x18\x03 \x01(\x0b\x32\x16.tfckpt_lab.VersionDef\"!\n\nEndianness\x12\n\n\x06LITTLE\x10\x00\x12\x07\n\x03\x42IG\x10\x01\"\xd2\x01\n\x10\x42undleEntryProto\x12#\n\x05\x64type\x18\x01 \x01(\x0e\x32\x14.tfckpt_lab.DataType\x12+\n\x05shape\x18\x02 \x01(\x0b\x32\x1c.tfckpt_lab.TensorShapeProto\x12\x10\n\x08shard_id\x18\x03 \x01(\x05\x12\x0e\n\x06offset\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x06 \x01(\x07\x12,\n\x06slices\x18\x07 \x03(\x0b\x32\x1c.tfckpt_lab.TensorSliceProto\">\n\x0f\x42undleEntryList\x12+\n\x05\x65ntry\x18\x01 \x03(\x0b\x32\x1c.tfckpt_lab.BundleEntryProtob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%tfckpt_lab/protos/tensor_bundle.proto\x12\ntfckpt_lab\x1a$tfckpt_lab/protos/tensor_shape.proto\x1a$tfckpt_lab/protos/tensor_slice.proto\x1a\x1dtfckpt_lab/protos/types.proto\x1a tfckpt_lab/protos/versions.proto\"\xb1\x01\n\x11\x42undleHeaderProto\x12\x12\n\nnum_shards\x18\x01 \x01(\x05\x12<\n\nendianness\x18\x02 \x01(\x0e\x32(.tfckpt_lab.BundleHeaderProto.Endianness\x12\'\n\x07version\x18\x03 \x01(\x0b\x32\x16.tfckpt_lab.VersionDef\"!\n\nEndianness\x12\n\n\x06LITTLE\x10\x00\x12\x07\n\x03\x42IG\x10\x01\"\xd2\x01\n\x10\x42undleEntryProto\x12#\n\x05\x64type\x18\x01 \x01(\x0e\x32\x14.tfckpt_lab.DataType\x12+\n\x05shape\x18\x02 \x01(\x0b\x32\x1c.tfckpt_lab.TensorShapeProto\x12\x10\n\x08shard_id\x18\x03 \x01(\x05\x12\x0e\n\x06offset\x18\x04 \x01(\x03\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x06 \x01(\x07\x12,\n\x06slices\x18\x07 \x03(\x0b\x32\x1c.tfckpt_lab.TensorSliceProto\">\n\x0f\x42undleEntryList\x12+\n\x05\x65ntry\x18\x01 \x03(\x0b\x32\x1c.tfckpt_lab.BundleEntryProto\"X\n\x12\x42undleEntrySummary\x12#\n\x05\x64type\x18\x01 \x01(\x0e\x32\x14.tfckpt_lab.DataType\x12\r\n\x05shape\x18\x02 \x01(\x0c\x12\x0e\n\x06slices\x18\x07 \x03(\x0c\"G\n\x16\x42undleEntrySummaryList\x12-\n\x05\x65ntry\x18\x01 \x03(\x0b\x32\x1e.tfckpt_lab.BundleEntrySummaryb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BUNDLEENTRYPROTO']._serialized_end=585
   _globals['_BUNDLEENTRYLIST']._serialized_start=587
   _globals['_BUNDLEENTRYLIST']._serialized_end=649
+  _globals['_BUNDLEENTRYSUMMARY']._serialized_start=651
+  _globals['_BUNDLEENTRYSUMMARY']._serialized_end=739
+  _globals['_BUNDLEENTRYSUMMARYLIST']._serialized_start=741
+  _globals['_BUNDLEENTRYSUMMARYLIST']._serialized_end=812
 # @@protoc_insertion_point(module_scope)

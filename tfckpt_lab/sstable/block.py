@@ -156,7 +156,19 @@ class Block:
         key = b""
         while pos < limit:
             # Three varint32s; almost always one byte each, so special-case that.
+            # (pos + 2 < len(data): the restart count's 4 bytes follow ``limit``.)
             shared = data[pos]
+            non_shared = data[pos + 1]
+            vlen = data[pos + 2]
+            if shared | non_shared | vlen < 0x80:
+                kend = pos + 3 + non_shared
+                vend = kend + vlen
+                if vend > limit or shared > len(key):
+                    raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", pos + 3)
+                key = key[:shared] + data[pos + 3:kend] if shared else data[pos + 3:kend]
+                append((key, data[kend:vend]))
+                pos = vend
+                continue
             if shared < 0x80:
                 pos += 1
             else:

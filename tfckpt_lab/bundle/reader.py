@@ -47,6 +47,8 @@ from .tensor_bytes import decode_strings
 __all__ = ["BundleReader"]
 
 _MAX_SHARDS = 1 << 20  # far beyond anything real; stops absurd headers early
+_NUMPY_MAX_DIMS = 64   # numpy's limit (TensorFlow allows 254)
+_MAX_NBYTES = (1 << 63) - 1
 
 
 class BundleReader:
@@ -88,6 +90,8 @@ class BundleReader:
             h = parse_header(value, path=self.index_path)
             if not 1 <= h.num_shards <= _MAX_SHARDS:
                 raise MalformedError(f"header says num_shards={h.num_shards}", path=self.index_path)
+            if h.proto.endianness not in (0, 1):
+                raise MalformedError(f"header has unknown endianness {h.proto.endianness}", path=self.index_path)
             if h.min_consumer > TENSOR_BUNDLE_VERSION or TENSOR_BUNDLE_VERSION in h.bad_consumers:
                 raise UnsupportedError(
                     f"bundle version {h.producer} needs a reader of version >= {h.min_consumer}"
@@ -235,8 +239,22 @@ class BundleReader:
                                    f"equivalent (not readable here)", path=self.index_path)
         return dt
 
+    def _check_shape(self, e: BundleEntry, dt: np.dtype) -> None:
+        """Refuse shapes numpy cannot hold, before anything is allocated for them."""
+        if len(e.shape) > _NUMPY_MAX_DIMS:
+            raise UnsupportedError(f"tensor {e.name!r} has rank {len(e.shape)}; numpy arrays have at most "
+                                   f"{_NUMPY_MAX_DIMS} dimensions", path=self.index_path)
+        n = max(dt.itemsize, 1)
+        for d in e.shape:
+            n *= max(d, 1)  # numpy refuses these sizes even when another dimension is 0
+        if n > _MAX_NBYTES:
+            cls = UnsupportedError if 0 in e.shape else MalformedError
+            raise cls(f"tensor {e.name!r} has shape {list(e.shape)}: more bytes than any array can hold",
+                      path=self.index_path)
+
     def _read_whole(self, e: BundleEntry, verify: bool, copy: bool) -> np.ndarray:
         dt = self._numpy_dtype(e)
+        self._check_shape(e, dt)
         f = self._check_range(e)
         if dt == object:
             raw = f.pread(e.offset, e.size)
@@ -268,8 +286,10 @@ class BundleReader:
 
     def _assemble(self, e: BundleEntry, verify: bool) -> np.ndarray:
         dt = self._numpy_dtype(e)
+        self._check_shape(e, dt)
         pieces = []
         covered = 0
+        used: dict[int, int] = {}  # bytes claimed per shard, to bound the allocation by the files
         for s in e.slices:
             if len(s.extents) != len(e.shape):
                 raise MalformedError(f"slice {s} has rank {len(s.extents)} but {e.name!r} has rank "
@@ -278,19 +298,40 @@ class BundleReader:
                 if not ext.is_full and (ext.start < 0 or ext.length < 0 or ext.start + ext.length > dim):
                     raise MalformedError(f"slice {s} lies outside {e.name!r}'s shape {list(e.shape)}",
                                          path=self.index_path)
-            piece = self.entry(encode_slice_key(e.key, s))
+            try:
+                piece = self.entry(encode_slice_key(e.key, s))
+            except TensorNotFoundError:
+                raise MalformedError(f"piece {s} of {e.name!r} is listed but not stored",
+                                     path=self.index_path) from None
             if piece.shape != s.shape(e.shape) or piece.dtype != e.dtype:
                 raise MalformedError(f"piece {s} of {e.name!r} has shape {list(piece.shape)} / dtype "
                                      f"{piece.dtype_name}, expected {list(s.shape(e.shape))} / "
                                      f"{e.dtype_name}", path=self.index_path)
-            covered += piece.num_elements
+            # Check each piece's bytes against its shard *before* allocating the whole variable.
+            f = self._check_range(piece)
+            n = piece.num_elements
+            if (n > piece.size) if dt == object else (n * dt.itemsize != piece.size):
+                raise MalformedError(f"piece {s} of {e.name!r}: shape {list(piece.shape)} does not fit its "
+                                     f"{piece.size} stored bytes", path=f.path, offset=piece.offset,
+                                     end=piece.end)
+            used[piece.shard_id] = used.get(piece.shard_id, 0) + piece.size
+            if used[piece.shard_id] > f.size:
+                raise MalformedError(f"the pieces of {e.name!r} claim more bytes than shard "
+                                     f"{piece.shard_id} holds", path=f.path)
+            covered += n
             pieces.append((s, piece))
         if covered != e.num_elements:
             raise MalformedError(f"the pieces of {e.name!r} hold {covered} elements, the variable has "
                                  f"{e.num_elements}", path=self.index_path)
         out = np.empty(e.shape, dtype=dt)
+        seen = np.zeros(e.shape, dtype=bool) if len(pieces) > 1 else None
         for s, piece in pieces:
-            out[s.index(e.shape)] = self._read_whole(piece, verify, True)
+            where = s.index(e.shape)
+            if seen is not None:  # equal total size + no overlap = every element written exactly once
+                if seen[where].any():
+                    raise MalformedError(f"piece {s} of {e.name!r} overlaps another piece", path=self.index_path)
+                seen[where] = True
+            out[where] = self._read_whole(piece, verify, True)
         return out
 
     # -- lifecycle ------------------------------------------------------------

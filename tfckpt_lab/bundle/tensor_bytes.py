@@ -134,7 +134,9 @@ def decode_strings(buf, shape, *, path=None, base: int = 0, verify: bool = True,
 
     ``expected_crc`` is the entry's unmasked CRC; it is checked when ``verify``.
     """
-    count = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    count = 1
+    for d in shape:  # exact Python ints: numpy's int64 product can wrap round to a small number
+        count *= int(d)
     if count > len(buf):  # every element needs at least one length byte
         raise MalformedError(f"string tensor claims {count} elements but has only {len(buf)} bytes",
                              path=path, offset=base)

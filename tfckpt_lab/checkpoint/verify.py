@@ -3,17 +3,30 @@
 Unlike a reader, which stops at the first bad byte, :func:`verify_checkpoint`
 keeps going: each index block, the header, every entry and every tensor is
 checked on its own, so one run lists everything that is wrong.
+
+It also checks the bytes a reader never looks at, because TensorFlow always
+writes them the same way: the footer must be exactly the encoding of its two
+block handles followed by zero padding, the metaindex block must be the empty
+block with a good checksum, the blocks of the ``.index`` must follow each other
+with no gaps, and every byte of every data shard must belong to exactly one
+tensor.  So a single flipped byte anywhere in a checkpoint is reported here,
+even where it cannot change a value that is read (see ``docs/reliability.md``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
 from ..bundle.entry import HEADER_KEY, parse_entry, parse_header
-from ..bundle.naming import data_path, index_path
+from ..bundle.naming import DATA_SUFFIX_RE, data_path
 from ..bundle.reader import BundleReader
 from ..errors import CheckpointError
+from ..sstable.block import Block
+from ..sstable.format import BLOCK_TRAILER_SIZE, FOOTER_SIZE, Footer
+
+_MAX_LISTED = 20  # missing shards / uncovered ranges listed one by one before summarising
 
 __all__ = ["Problem", "VerifyReport", "verify_checkpoint"]
 
@@ -27,6 +40,9 @@ class Problem:
     end: int | None
     kind: str
     message: str
+    #: False for damage no reader can see: bytes TensorFlow always writes the same way but that
+    #: no value depends on (footer padding, the unused metaindex block, gaps no tensor covers).
+    affects_values: bool = True
 
     @classmethod
     def from_error(cls, exc: CheckpointError) -> "Problem":
@@ -62,8 +78,114 @@ class VerifyReport:
         }
 
 
+def _check_index_structure(table, report: VerifyReport) -> None:
+    """The parts of the ``.index`` no reader needs: footer encoding, metaindex block, gaps between blocks."""
+    path = table.path
+    footer = table.footer
+    raw = table.file.pread(table.footer_offset, FOOTER_SIZE)
+    canonical = Footer(footer.metaindex_handle, footer.index_handle).encode()
+    if raw != canonical:
+        first = next(i for i in range(FOOTER_SIZE) if raw[i] != canonical[i])
+        report.problems.append(Problem(
+            path, table.footer_offset + first, table.footer_offset + FOOTER_SIZE - 8, "MalformedError",
+            "footer is not the canonical encoding of its block handles followed by zero padding "
+            "(values are unaffected, but TensorFlow never writes this)", affects_values=False))
+    meta = footer.metaindex_handle
+    try:
+        block = table.read_block(meta)  # checks its CRC
+        report.blocks_checked += 1
+        if block.items():
+            report.problems.append(Problem(path, meta.offset, meta.end, "MalformedError",
+                                           "metaindex block is not empty (checkpoints never have meta blocks)",
+                                           affects_values=False))
+    except CheckpointError as exc:
+        report.problems.append(dataclasses.replace(Problem.from_error(exc), affects_values=False))
+    # Data blocks, then the metaindex block, then the index block, then the footer, back to back.
+    spans = [(h.offset, h.end + BLOCK_TRAILER_SIZE) for _, h in table.index_entries]
+    spans += [(meta.offset, meta.end + BLOCK_TRAILER_SIZE),
+              (footer.index_handle.offset, footer.index_handle.end + BLOCK_TRAILER_SIZE),
+              (table.footer_offset, table.footer_offset + FOOTER_SIZE)]
+    pos = 0
+    for start, end in spans:
+        if start != pos:
+            what = "bytes that no block covers" if start > pos else "blocks that overlap or are out of order"
+            report.problems.append(Problem(path, min(pos, start), max(pos, start), "MalformedError", what,
+                                           affects_values=start < pos))
+        pos = max(pos, end)
+
+
+def _check_block_order(block: Block, path, handle, report: VerifyReport) -> list:
+    items = block.items()
+    for (a, _), (b, _) in zip(items, items[1:]):
+        if b <= a:
+            report.problems.append(Problem(path, handle.offset, handle.end, "MalformedError",
+                                           f"keys out of order (or repeated) within the block: {b!r} after {a!r}"))
+            break
+    return items
+
+
+def _check_shards_present(prefix: str, num_shards: int, report: VerifyReport) -> None:
+    """Report missing data shards with one directory listing (cheap even for absurd shard counts)."""
+    directory = os.path.dirname(prefix) or "."
+    base = os.path.basename(prefix) + ".data-"
+    found = set()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        names = []
+    for name in names:
+        if name.startswith(base):
+            m = DATA_SUFFIX_RE.search(name)
+            if m and name == base[:-6] + m.group(0) and int(m.group(2)) == num_shards \
+                    and int(m.group(1)) < num_shards:
+                found.add(int(m.group(1)))
+    missing = num_shards - len(found)
+    if not missing:
+        return
+    listed = 0
+    for shard in range(num_shards):
+        if shard not in found:
+            report.problems.append(Problem(data_path(prefix, shard, num_shards), None, None,
+                                           "CheckpointNotFoundError", "data shard missing"))
+            listed += 1
+            if listed == _MAX_LISTED and missing > listed:
+                report.problems.append(Problem(data_path(prefix, 0, num_shards), None, None,
+                                               "CheckpointNotFoundError",
+                                               f"... and {missing - listed} more data shards missing"))
+                return
+
+
+def _check_data_coverage(reader: BundleReader, entries, num_shards: int, report: VerifyReport) -> None:
+    """Every byte of every data shard belongs to exactly one tensor (TensorFlow writes no gaps)."""
+    by_shard: dict[int, list[tuple[int, int]]] = {}
+    for e in entries:
+        if not e.slices and e.size and 0 <= e.shard_id < num_shards:
+            by_shard.setdefault(e.shard_id, []).append((e.offset, e.end))
+    for shard in range(num_shards):
+        spans = sorted(by_shard.get(shard, ()))
+        p = data_path(reader.prefix, shard, num_shards)
+        try:
+            size = os.path.getsize(p)
+        except OSError:
+            continue  # reported as missing
+        pos, listed = 0, 0
+        for start, end in spans + [(size, size)]:
+            if start != pos and listed < _MAX_LISTED:
+                what = ("bytes that no tensor covers (values are unaffected, but TensorFlow never writes gaps)"
+                        if start > pos else "bytes claimed by more than one tensor")
+                report.problems.append(Problem(p, min(pos, start), max(pos, start), "MalformedError", what,
+                                               affects_values=start < pos))
+                listed += 1
+            pos = max(pos, end)
+
+
 def verify_checkpoint(prefix) -> VerifyReport:
-    """Verify every block checksum, every entry and every tensor checksum of one checkpoint."""
+    """Verify every block checksum, every entry and every tensor checksum of one checkpoint.
+
+    Also checks the bytes whose damage could not change a value read (footer
+    padding, the unused metaindex block, gaps), so that any damage is reported.
+    Never raises for a damaged checkpoint: every problem goes into the report.
+    """
     prefix = os.fspath(prefix)
     report = VerifyReport(prefix)
     try:
@@ -74,11 +196,12 @@ def verify_checkpoint(prefix) -> VerifyReport:
     with reader:
         table = reader.table
         report.blocks_checked += 1  # the index block, checked on open
+        _check_index_structure(table, report)
         items = []
         for _, handle in table.index_entries:
             try:
-                items.extend(table.read_block(handle).items())
-                report.bytes_checked += handle.size + 5
+                items.extend(_check_block_order(table.read_block(handle), table.path, handle, report))
+                report.bytes_checked += handle.size + BLOCK_TRAILER_SIZE
             except CheckpointError as exc:
                 report.problems.append(Problem.from_error(exc))
             report.blocks_checked += 1
@@ -101,18 +224,30 @@ def verify_checkpoint(prefix) -> VerifyReport:
             except CheckpointError as exc:
                 report.problems.append(Problem.from_error(exc))
         if header is None:
-            return report
-        for shard in range(header.num_shards):
-            p = data_path(prefix, shard, header.num_shards)
-            if not os.path.exists(p):
-                report.problems.append(Problem(p, None, None, "CheckpointNotFoundError", "data shard missing"))
+            return _dedupe(report)
+        _check_shards_present(prefix, header.num_shards, report)
+        _check_data_coverage(reader, entries, header.num_shards, report)
         for e in entries:
-            if e.slices:
-                continue  # its pieces are checked as entries of their own
             try:
+                if e.slices:  # its pieces are checked as entries of their own; here, how they fit together
+                    reader.read_tensor(e, verify=True)
+                    continue
                 reader.read_tensor(e, verify=True)
                 report.tensors_checked += 1
                 report.bytes_checked += e.size
             except CheckpointError as exc:
                 report.problems.append(Problem.from_error(exc))
+    return _dedupe(report)
+
+
+def _dedupe(report: VerifyReport) -> VerifyReport:
+    """One line per problem: a bad piece is otherwise reported again by the variable it belongs to."""
+    seen = set()
+    unique = []
+    for p in report.problems:
+        key = (p.path, p.start, p.end, p.kind, p.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    report.problems = unique
     return report

@@ -9,6 +9,7 @@ iteration reads the data blocks in file order.
 from __future__ import annotations
 
 import bisect
+import operator
 import threading
 from collections import OrderedDict
 
@@ -48,12 +49,25 @@ class TableReader:
         self._check_handle(self.footer.index_handle, "index")
         self.index_block = self.read_block(self.footer.index_handle)
         entries = []
+        prev_key, prev_end = None, 0
         for key, value in self.index_block.items():
             handle, pos = BlockHandle.decode(value, 0, path=self.path, base=self.footer.index_handle.offset)
             if pos != len(value):
                 raise MalformedError("index entry value is not exactly one block handle", path=self.path,
                                      offset=self.footer.index_handle.offset)
             self._check_handle(handle, "data")
+            # Data blocks are written one after another and indexed by increasing separator
+            # keys.  Insisting on that keeps lookups (which bisect the keys) sound, and means
+            # reading every block reads each byte of the file at most once.
+            if prev_key is not None and key <= prev_key:
+                raise MalformedError(f"index block keys out of order: {key!r} after {prev_key!r}",
+                                     path=self.path, offset=self.footer.index_handle.offset,
+                                     end=self.footer.index_handle.end)
+            if handle.offset < prev_end:
+                raise MalformedError(f"data block [{handle.offset}, +{handle.size}) overlaps the previous "
+                                     f"one (which ends at byte {prev_end})", path=self.path,
+                                     offset=handle.offset, end=handle.end)
+            prev_key, prev_end = key, handle.end + BLOCK_TRAILER_SIZE
             entries.append((key, handle))
         self.index_entries = entries
         self._index_keys = [k for k, _ in entries]
@@ -128,6 +142,9 @@ class TableReader:
                 if last is not None and items[0][0] <= last:
                     raise MalformedError(f"keys out of order across blocks: {items[0][0]!r} after {last!r}",
                                          path=self.path, offset=handle.offset)
+                if len(items) > 1 and any(map(operator.ge, (k for k, _ in items), (k for k, _ in items[1:]))):
+                    raise MalformedError("keys out of order (or repeated) within a block", path=self.path,
+                                         offset=handle.offset, end=handle.end)
                 last = items[-1][0]
             out.extend(items)
         return out

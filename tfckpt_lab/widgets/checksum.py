@@ -118,12 +118,14 @@ class ChecksumLab(StaticFallback, w.VBox):
         probs = []
         for p in report.problems:
             probs.append({"file": os.path.basename(p.path) if p.path else "", "start": p.start, "end": p.end,
-                          "kind": p.kind, "message": p.message,
+                          "kind": p.kind, "message": p.message, "affects_values": p.affects_values,
                           "covers_flip": (p.path is not None and os.path.basename(p.path) == os.path.basename(victim)
                                           and p.start is not None and p.start <= self.offset
                                           < (p.end if p.end is not None else p.start + 1))})
         self.problems = probs
-        self.caught = bool(probs)
+        # verify_checkpoint also flags bytes no value depends on (footer padding...); "caught" here
+        # means what a reader notices, so those structural notes alone do not count.
+        self.caught = any(p["affects_values"] for p in probs)
         self._old, self._new = old, old ^ self.mask
         self._out.value = self.to_html()
         return {"region": self._region, "caught": self.caught, "problems": probs}

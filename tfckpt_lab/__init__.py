@@ -37,6 +37,7 @@ _EXPORTS = {
     "BundleReader": "tfckpt_lab.bundle.reader",
     "TensorSlice": "tfckpt_lab.bundle.slices",
     "Extent": "tfckpt_lab.bundle.slices",
+    "V1Reader": "tfckpt_lab.v1.reader",
     # checkpoint level
     "CheckpointReader": "tfckpt_lab.checkpoint.reader",
     "load_checkpoint": "tfckpt_lab.checkpoint.reader",

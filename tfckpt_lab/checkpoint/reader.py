@@ -25,6 +25,8 @@ def resolve_prefix(ckpt_dir_or_prefix) -> str:
     if not is_url(p) and os.path.isdir(p):
         latest = latest_checkpoint(p)
         if latest is None:
+            latest = _v1_glob_from_state(p)
+        if latest is None:
             raise CheckpointNotFoundError(
                 "no 'checkpoint' state file naming an existing checkpoint in this directory", path=p)
         return latest
@@ -37,6 +39,26 @@ def resolve_prefix(ckpt_dir_or_prefix) -> str:
     if m:
         return p[: m.start()]
     return p
+
+
+def _v1_glob_from_state(directory: str) -> str | None:
+    """A sharded V1 save records a glob (``model-?????-of-00003``) as its path; accept it if files match."""
+    from ..v1.reader import v1_files
+    from .state import get_checkpoint_state
+
+    st = get_checkpoint_state(directory)
+    path = st.model_checkpoint_path if st is not None else ""
+    return path if path and v1_files(path) else None
+
+
+def _open_low_level(prefix: str, verify: bool):
+    """V2 if ``PREFIX.index`` exists; else V1 file(s) at ``PREFIX`` (a table, or ``PREFIX-?????-of-?????``)."""
+    if not is_url(prefix) and not os.path.exists(prefix + ".index"):
+        from ..v1.reader import V1Reader, v1_files
+
+        if v1_files(prefix):
+            return V1Reader(prefix, verify=verify)
+    return BundleReader(prefix, verify=verify)
 
 
 class CheckpointReader(Mapping):
@@ -61,12 +83,13 @@ class CheckpointReader(Mapping):
         verify: check CRC-32Cs on every read (default True).
 
     Attributes:
-        bundle: the low-level :class:`~tfckpt_lab.bundle.BundleReader`.
+        bundle: the low-level :class:`~tfckpt_lab.bundle.BundleReader`, or for a V1
+            checkpoint (one table file, no ``.index``) a :class:`~tfckpt_lab.v1.V1Reader`.
     """
 
     def __init__(self, prefix, *, verify: bool = True):
         self.prefix = resolve_prefix(prefix)
-        self.bundle = BundleReader(self.prefix, verify=verify)
+        self.bundle = _open_low_level(self.prefix, verify)
         self._vars: dict[str, BundleEntry] | None = None
 
     # -- listing --------------------------------------------------------------

@@ -232,3 +232,13 @@ def test_missing_names(tmp_path):
     assert "nope" not in r and "ints" in r
     with pytest.raises(CheckpointError):
         tl.load_checkpoint(tmp_path / "none")
+
+
+def test_latest_checkpoint_matches_a_sharded_v1_pattern():
+    import tfckpt_lab as tl
+    from conftest import FIXTURES
+
+    d = FIXTURES / "tf_v1" / "v1_sharded"
+    latest = tl.latest_checkpoint(d)
+    assert latest is not None and latest.endswith("-?????-of-00003")
+    assert sorted(tl.load_checkpoint(d).keys()) == sorted(tl.load_checkpoint(latest).keys())

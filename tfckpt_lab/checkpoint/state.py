@@ -28,6 +28,7 @@ Writing (:func:`update_checkpoint_state`) follows TensorFlow's rules:
 
 from __future__ import annotations
 
+import glob
 import os
 import uuid
 import warnings
@@ -140,8 +141,11 @@ def latest_checkpoint(checkpoint_dir, latest_filename: str | None = None) -> str
     """
     st = get_checkpoint_state(checkpoint_dir, latest_filename)
     if st is not None and st.model_checkpoint_path:
-        if checkpoint_exists(st.model_checkpoint_path) or os.path.exists(st.model_checkpoint_path):
-            return st.model_checkpoint_path
+        p = st.model_checkpoint_path
+        # V2: PREFIX.index; V1: the file itself, or a shard pattern like model.ckpt-5-?????-of-00003
+        # (TensorFlow matches both as glob patterns).
+        if checkpoint_exists(p) or os.path.exists(p) or glob.glob(p):
+            return p
     return None
 
 

@@ -71,3 +71,11 @@ def test_demo_writes_a_checkpoint(tmp_path):
     assert "my_test_model-1000" in out
     assert tl.list_variables(tl.latest_checkpoint(tmp_path / "demo") or
                              str(tmp_path / "demo" / "my_test_model-1000")) == [("w1", [2]), ("w2", [5])]
+
+
+def test_inspect_json_on_a_v1_checkpoint():
+    d = TF_FIXTURES.parent / "tf_v1" / "v1_saver_basic"
+    doc = json.loads(cli("inspect", d, "--json").stdout)
+    names = {t["name"] for t in doc["tensors"]}
+    assert names == set(tl.load_checkpoint(d).keys())
+    assert all(t["crc32c"] is None for t in doc["tensors"])  # V1 has no tensor checksums

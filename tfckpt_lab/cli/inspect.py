@@ -83,8 +83,8 @@ def run(args) -> int:
                     "shard": e.shard_id,
                     "offset": e.offset,
                     "size": e.size,
-                    "crc32c_masked": e.crc32c,
-                    "crc32c": e.crc32c_unmasked,
+                    "crc32c_masked": e.crc32c,  # None for V1 checkpoints, which have no tensor checksums
+                    "crc32c": getattr(e, "crc32c_unmasked", None),
                     "slices": [str(s) for s in e.slices],
                 }
                 for e in entries

@@ -40,7 +40,7 @@ class Feedback:
 
     def _repr_html_(self) -> str:
         colour = "#1a7f37" if self.ok else "#b35900"
-        mark = "✅ Right" if self.ok else "❌ Not yet"
+        mark = "Right" if self.ok else "Not yet"
         return (f'<div class="tfckpt-feedback" style="border-left:4px solid {colour};padding:4px 8px">'
                 f"<b>{self.exercise}: {mark}.</b> {html.escape(self.message)}</div>")
 

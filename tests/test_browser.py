@@ -1,0 +1,159 @@
+"""The tutorial in a real browser: JupyterLab in Chromium, driven by Playwright.
+
+For each notebook below: start ``tfckpt-lab lab`` on 127.0.0.1 (free port, random
+token), open the notebook, pick Run > Run All Cells from the menu, wait until every
+code cell has run, then check that
+
+* the widgets rendered (ipywidgets' DOM: ``.jupyter-widgets`` / ``.widget-*``), and
+  no widget failed to load ("Error displaying widget");
+* no cell shows an error (stderr outputs containing a traceback).
+
+A screenshot of each goes to ``tests/artifacts/`` (gitignored).  Skipped cleanly
+when Chromium (``/usr/bin/chromium``, or ``$TFCKPT_LAB_CHROMIUM``) or Playwright is
+missing.  Playwright is never allowed to download a browser of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from test_notebooks import ARTIFACTS, start_lab, stop_lab
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("TFCKPT_LAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+RUN_TIMEOUT_MS = 120_000
+
+# notebook -> CSS selectors that must be present once it has run
+NB = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the notebook in view, not restored tabs
+
+NOTEBOOKS = {
+    "00_explorer.ipynb": [".jupyter-widgets", ".widget-tab", ".widget-dropdown"],
+    "03_global_step_and_rotation.ipynb": [".jupyter-widgets", ".widget-toggle-buttons", ".widget-button"],
+}
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory):
+    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set TFCKPT_LAB_CHROMIUM)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    pytest.importorskip("jupyterlab")
+    pytest.importorskip("ipywidgets")
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty user-data-dir
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000})
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    import sys
+
+    base = tmp_path_factory.mktemp("lab")
+    # JupyterLab 4 renders only the cells in view ("windowing"); render them all, so that every
+    # cell's prompt and output is in the DOM to be checked.
+    settings = base / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    # and a workspace of its own, so no tabs are restored from an earlier session
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(base / "lab-settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(base / "lab-workspaces"))
+    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], base / "tutorial", env=env)
+    directory = base / "tutorial"
+    try:
+        yield url, token, directory
+    finally:
+        stop_lab(proc)
+
+
+def _dismiss_news_toast(page) -> None:
+    """JupyterLab asks once whether to fetch Jupyter news; answer No so it is not in the picture."""
+    no = page.locator(".jp-toast-button", has_text=re.compile(r"^No$"))
+    try:
+        no.first.click(timeout=3_000)
+    except Exception:
+        pass
+
+
+def _code_cell_count(page) -> int:
+    return page.locator(f"{NB} .jp-CodeCell").count()
+
+
+def _wait_until_all_ran(page, n_code: int) -> None:
+    """Every code cell has an execution number, and none is waiting ([*])."""
+    deadline = time.time() + RUN_TIMEOUT_MS / 1000
+    while time.time() < deadline:
+        prompts = page.locator(f"{NB} .jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        done = [p for p in prompts if re.search(r"\[\d+\]", p)]
+        if len(done) == n_code and not any("*" in p for p in prompts):
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError(f"cells did not finish within {RUN_TIMEOUT_MS / 1000:.0f} s: {prompts}")
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))
+def test_notebook_runs_in_jupyterlab(browser_context, lab, notebook):
+    url, token, directory = lab
+    page = browser_context.new_page()
+    console_errors = []
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    try:
+        page.goto(f"{url}/lab/tree/{notebook}?reset&token={token}", wait_until="domcontentloaded", timeout=90_000)
+        page.locator(f"{NB} .jp-Cell").first.wait_for(timeout=90_000)
+        # the kernel must be connected before Run All: the status bar names it and says Idle
+        page.locator("#jp-main-statusbar", has_text=re.compile(r"ipykernel.*Idle|Idle.*ipykernel", re.S)) \
+            .wait_for(timeout=90_000)
+        n_code = _code_cell_count(page)
+        assert n_code > 0
+        _dismiss_news_toast(page)
+
+        for attempt in range(3):  # a click that lands while the kernel is still settling can be lost
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+            try:
+                page.locator(f"{NB} .jp-CodeCell .jp-InputPrompt",
+                             has_text=re.compile(r"\[(\*|\d+)\]")).first.wait_for(timeout=15_000)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+        _wait_until_all_ran(page, n_code)
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)  # let widget views finish rendering
+
+        for selector in NOTEBOOKS[notebook]:
+            assert page.locator(f"{NB} .jp-OutputArea {selector}").count() > 0, f"{notebook}: no {selector} rendered"
+        page_text = page.locator(NB).inner_text()
+        assert "Error displaying widget" not in page_text
+        assert "Loading widget..." not in page_text
+        stderr = page.locator(f'{NB} .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+        errors = [t for t in stderr.all_inner_texts() if "Traceback" in t or "Error" in t]
+        assert not errors, f"{notebook}: error output:\n" + "\n---\n".join(errors)
+
+        # bring the first widget output into view for the picture
+        page.locator(f"{NB} .jp-OutputArea .jupyter-widgets").first.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / f"browser_{Path(notebook).stem}.png"
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
+        widget_count = page.locator(f"{NB} .jp-OutputArea .jupyter-widgets").count()
+        print(f"{notebook}: {n_code} code cells ran, {widget_count} widget views, screenshot {shot}")
+    finally:
+        page.close()
+    assert not [e for e in console_errors if "widget" in e.lower()], console_errors

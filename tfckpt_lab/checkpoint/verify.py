@@ -124,8 +124,11 @@ def _check_block_order(block: Block, path, handle, report: VerifyReport) -> list
     return items
 
 
-def _check_shards_present(prefix: str, num_shards: int, report: VerifyReport) -> None:
-    """Report missing data shards with one directory listing (cheap even for absurd shard counts)."""
+def _check_shards_present(prefix: str, num_shards: int, report: VerifyReport) -> set[int]:
+    """Report missing data shards with one directory listing (cheap even for absurd shard counts).
+
+    Returns the shard numbers that are present.
+    """
     directory = os.path.dirname(prefix) or "."
     base = os.path.basename(prefix) + ".data-"
     found = set()
@@ -141,7 +144,7 @@ def _check_shards_present(prefix: str, num_shards: int, report: VerifyReport) ->
                 found.add(int(m.group(1)))
     missing = num_shards - len(found)
     if not missing:
-        return
+        return found
     listed = 0
     for shard in range(num_shards):
         if shard not in found:
@@ -152,16 +155,18 @@ def _check_shards_present(prefix: str, num_shards: int, report: VerifyReport) ->
                 report.problems.append(Problem(data_path(prefix, 0, num_shards), None, None,
                                                "CheckpointNotFoundError",
                                                f"... and {missing - listed} more data shards missing"))
-                return
+                break
+    return found
 
 
-def _check_data_coverage(reader: BundleReader, entries, num_shards: int, report: VerifyReport) -> None:
+def _check_data_coverage(reader: BundleReader, entries, num_shards: int, present: set[int],
+                         report: VerifyReport) -> None:
     """Every byte of every data shard belongs to exactly one tensor (TensorFlow writes no gaps)."""
     by_shard: dict[int, list[tuple[int, int]]] = {}
     for e in entries:
         if not e.slices and e.size and 0 <= e.shard_id < num_shards:
             by_shard.setdefault(e.shard_id, []).append((e.offset, e.end))
-    for shard in range(num_shards):
+    for shard in sorted(present):
         spans = sorted(by_shard.get(shard, ()))
         p = data_path(reader.prefix, shard, num_shards)
         try:
@@ -225,8 +230,8 @@ def verify_checkpoint(prefix) -> VerifyReport:
                 report.problems.append(Problem.from_error(exc))
         if header is None:
             return _dedupe(report)
-        _check_shards_present(prefix, header.num_shards, report)
-        _check_data_coverage(reader, entries, header.num_shards, report)
+        present = _check_shards_present(prefix, header.num_shards, report)
+        _check_data_coverage(reader, entries, header.num_shards, present, report)
         for e in entries:
             try:
                 if e.slices:  # its pieces are checked as entries of their own; here, how they fit together

@@ -113,6 +113,13 @@ class BlockEntry:
 
 _U32 = struct.Struct("<I")
 
+# Prefix compression lets a hostile block make each key one byte longer than the last, so
+# n entries of 4 bytes would expand to n**2/2 key bytes.  A TensorFlow block (a full key at
+# least every 16 entries) copies at most ~15x its own size in shared prefixes; more than
+# this many times its size is refused.  (One-byte ``shared`` values, the fast path, copy
+# at most 127 bytes per 3-byte entry, so they are bounded without counting.)
+MAX_SHARED_EXPANSION = 64
+
 
 class Block:
     """A parsed view of one block's contents.
@@ -145,6 +152,11 @@ class Block:
     def _corrupt(self, msg: str, pos: int):
         return MalformedError(msg, path=self.path, offset=self.base + pos)
 
+    def _expansion(self, pos: int):
+        return MalformedError(f"shared key prefixes expand this {len(self.data)}-byte block more than "
+                              f"{MAX_SHARED_EXPANSION}-fold (no TensorFlow table does that)", path=self.path,
+                              offset=self.base + pos, end=self.base + len(self.data))
+
     # -- iteration ----------------------------------------------------------
     def items(self) -> list[tuple[bytes, bytes]]:
         """All ``(key, value)`` pairs in order (the fast path: no offsets recorded)."""
@@ -154,6 +166,7 @@ class Block:
         append = out.append
         pos = 0
         key = b""
+        copied, budget = 0, MAX_SHARED_EXPANSION * len(data)
         while pos < limit:
             # Three varint32s; almost always one byte each, so special-case that.
             # (pos + 2 < len(data): the restart count's 4 bytes follow ``limit``.)
@@ -187,6 +200,9 @@ class Block:
             vend = kend + vlen
             if shared > len(key) or vend > limit:
                 raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", pos)
+            copied += shared
+            if copied > budget:
+                raise self._expansion(pos)
             key = key[:shared] + data[pos:kend]
             append((key, data[kend:vend]))
             pos = vend
@@ -199,6 +215,7 @@ class Block:
         out = []
         pos = 0
         key = b""
+        copied, budget = 0, MAX_SHARED_EXPANSION * len(data)
         while pos < limit:
             start = pos
             shared, pos = self._varint(pos, limit)
@@ -208,6 +225,9 @@ class Block:
             vend = kend + vlen
             if shared > len(key) or vend > limit:
                 raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", start)
+            copied += shared
+            if copied > budget:
+                raise self._expansion(start)
             key = key[:shared] + data[pos:kend]
             out.append(BlockEntry(key, data[kend:vend], start, shared, non_shared, vlen, pos, kend))
             pos = vend
@@ -244,6 +264,7 @@ class Block:
         data = self.data
         limit = self.restarts_offset
         key = b""
+        copied, budget = 0, MAX_SHARED_EXPANSION * len(data)
         while pos < limit:
             shared, pos = self._varint(pos, limit)
             non_shared, pos = self._varint(pos, limit)
@@ -252,6 +273,9 @@ class Block:
             vend = kend + vlen
             if shared > len(key) or vend > limit:
                 raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", pos)
+            copied += shared
+            if copied > budget:
+                raise self._expansion(pos)
             key = key[:shared] + data[pos:kend]
             if key >= target:
                 return key, data[kend:vend]

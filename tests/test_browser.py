@@ -139,6 +139,9 @@ def test_notebook_runs_in_jupyterlab(browser_context, lab, notebook):
 
         for selector in NOTEBOOKS[notebook]:
             assert page.locator(f"{NB} .jp-OutputArea {selector}").count() > 0, f"{notebook}: no {selector} rendered"
+        heights = page.locator(f"{NB} .jp-OutputArea .jupyter-widgets").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().height)")
+        assert max(heights) > 50, f"{notebook}: widget views have no size: {heights}"
         page_text = page.locator(NB).inner_text()
         assert "Error displaying widget" not in page_text
         assert "Loading widget..." not in page_text

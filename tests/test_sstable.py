@@ -68,7 +68,8 @@ def test_block_entries_offsets_are_consistent():
     entries = block.entries()
     assert [(e.key, e.value) for e in entries] == items
     assert entries[1].shared == 5 and entries[1].non_shared == 5  # "apple" + "sauce"
-    assert entries[4].shared == 0  # restart point after 4 entries
+    assert entries[4].shared == 0 and entries[4].is_restart  # restart point after 4 entries
+    assert entries[3].shared == 0 and not entries[3].is_restart  # "banana" shares nothing, yet no restart
     assert block.restarts == [0, entries[4].offset]
     for a, b in zip(entries, entries[1:]):
         assert a.end == b.offset

@@ -195,7 +195,9 @@ def _entry_parts(e, prev: bytes, base: int, role: str) -> list[Region]:
     parts = [
         Region(o, o + l1, "varint", "shared", e.shared,
                f"varint: reuse the first {e.shared} bytes of the previous key"
-               + (f" ({prev[:e.shared]!r})" if e.shared else " (a restart point: whole key stored)")),
+               + (f" ({prev[:e.shared]!r})" if e.shared else
+                  " (a restart point: whole key stored)" if e.is_restart else
+                  " (nothing in common with the previous key)")),
         Region(o + l1, o + l1 + l2, "varint", "non_shared", e.non_shared,
                f"varint: {e.non_shared} new key bytes follow"),
         Region(o + l1 + l2, ko, "varint", "value_length", e.value_length,

@@ -101,14 +101,11 @@ class BlockEntry:
     value_length: int
     key_offset: int
     value_offset: int
+    is_restart: bool = False  # listed in the block's restart array (its key is stored whole)
 
     @property
     def end(self) -> int:
         return self.value_offset + self.value_length
-
-    @property
-    def is_restart(self) -> bool:
-        return self.shared == 0
 
 
 _U32 = struct.Struct("<I")
@@ -212,6 +209,7 @@ class Block:
         """Every entry with its byte offsets (the slower, explanatory path)."""
         data = self.data
         limit = self.restarts_offset
+        restarts = set(self.restarts)
         out = []
         pos = 0
         key = b""
@@ -229,7 +227,8 @@ class Block:
             if copied > budget:
                 raise self._expansion(start)
             key = key[:shared] + data[pos:kend]
-            out.append(BlockEntry(key, data[kend:vend], start, shared, non_shared, vlen, pos, kend))
+            out.append(BlockEntry(key, data[kend:vend], start, shared, non_shared, vlen, pos, kend,
+                                  start in restarts))
             pos = vend
         return out
 

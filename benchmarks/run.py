@@ -1,0 +1,402 @@
+#!/usr/bin/env python3
+"""tfckpt_lab against TensorFlow's own reader and writer, side by side, in one run.
+
+    python benchmarks/run.py [--quick] [--json out.json] [--reps N] [--dir DIR]
+
+Every contender works on the same files, in the same process (TensorFlow is
+imported once, before anything is timed), with the page cache warm for all of
+them (each file is read once before its first timing).  Each measurement is
+the median of ``--reps`` repetitions; the contenders take turns inside each
+repetition so that noise from other processes on the machine hits them alike.
+Memory and import time are measured in fresh subprocesses.
+
+Cases (full size; ``--quick`` shrinks them about 8x):
+
+* read-all   -- every tensor of a 512 MiB checkpoint (64 float32 tensors of 8 MiB)
+* write      -- the same 64 tensors
+* open+get   -- open a 100,000-entry checkpoint and read one tensor
+* list       -- open it and list every variable with its shape
+* peak RSS   -- read one 8 MiB tensor from a 1 GiB checkpoint (fresh process)
+* import     -- ``import tfckpt_lab`` vs ``import tensorflow`` (fresh processes)
+
+The "raw" contenders are the limits: reading the data file's bytes into fresh
+arrays with ``readinto``, and writing the arrays' bytes to a file.  TensorFlow
+columns are left empty (and the script still works) when TensorFlow is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+import tfckpt_lab as tl  # noqa: E402
+
+MiB = 1 << 20
+HAVE_TF = importlib.util.find_spec("tensorflow") is not None
+
+
+# -- helpers -------------------------------------------------------------------
+
+def median_times(contenders: dict, reps: int, before=None) -> dict[str, float]:
+    """Median wall time of each callable; contenders take turns within each repetition."""
+    times: dict[str, list[float]] = {k: [] for k in contenders}
+    for _ in range(reps):
+        for name, fn in contenders.items():
+            if before is not None:
+                before(name)
+            gc.collect()
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def warm(paths) -> None:
+    for p in paths:
+        with open(p, "rb", buffering=0) as f:
+            while f.read(64 * MiB):
+                pass
+
+
+def bundle_files(prefix: str) -> list[str]:
+    d, base = os.path.split(prefix)
+    return [os.path.join(d, n) for n in os.listdir(d) if n.startswith(base + ".")]
+
+
+def make_tensors(n: int, nbytes: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {f"layer_{i:03d}/kernel": rng.standard_normal(nbytes // 4, dtype=np.float32) for i in range(n)}
+
+
+def run_py(code: str, env=None) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, **(env or {})})
+    return out.stdout.strip().splitlines()[-1]
+
+
+# -- cases ---------------------------------------------------------------------
+
+def bench_read(tmp, tensors, reps, tf):
+    prefix = os.path.join(tmp, "read", "model")
+    tl.write_bundle(prefix, tensors)
+    names = list(tensors)
+    data = prefix + ".data-00000-of-00001"
+    warm(bundle_files(prefix))
+    sizes = [t.nbytes for t in tensors.values()]
+
+    def ours_verify():
+        r = tl.load_checkpoint(prefix)
+        for n in names:
+            r.get_tensor(n)
+        r.close()
+
+    def ours_noverify():
+        r = tl.load_checkpoint(prefix, verify=False)
+        for n in names:
+            r.get_tensor(n, verify=False)
+        r.close()
+
+    def ours_view():
+        r = tl.load_checkpoint(prefix, verify=False)
+        for n in names:
+            r.get_tensor(n, verify=False, copy=False)
+        r.close()
+
+    def raw():
+        with open(data, "rb", buffering=0) as f:
+            for s in sizes:
+                f.readinto(np.empty(s, np.uint8))
+
+    c = {"ours verify": ours_verify, "ours no-verify": ours_noverify,
+         "ours zero-copy view": ours_view, "raw read": raw}
+    if tf is not None:
+        def tf_read():
+            r = tf.train.load_checkpoint(prefix)
+            for n in names:
+                r.get_tensor(n)
+        c["tf"] = tf_read
+    t = median_times(c, reps)
+    shutil.rmtree(os.path.dirname(prefix))
+    return t
+
+
+def bench_write(tmp, tensors, reps, tf):
+    d = os.path.join(tmp, "write")
+    os.makedirs(d, exist_ok=True)
+    names = list(tensors)
+    arrays = list(tensors.values())
+    tf_tensors = [tf.constant(a) for a in arrays] if tf is not None else None
+
+    def clean(_name):
+        for n in os.listdir(d):
+            os.remove(os.path.join(d, n))
+        os.sync()  # no writeback of an earlier contender's pages during the next timing
+
+    def ours():
+        tl.write_bundle(os.path.join(d, "ours"), tensors)
+
+    def raw():
+        with open(os.path.join(d, "raw.bin"), "wb") as f:
+            for a in arrays:
+                f.write(a.data)
+
+    c = {"ours": ours, "raw write": raw}
+    if tf is not None:
+        def tf_write():
+            tf.raw_ops.SaveV2(prefix=os.path.join(d, "tf"), tensor_names=names,
+                              shape_and_slices=[""] * len(names), tensors=tf_tensors)
+        c["tf"] = tf_write
+    t = median_times(c, reps, before=clean)
+    if tf is not None:  # same bytes as TensorFlow's, for the record
+        ours()
+        c["tf"]()
+        for suffix in (".index", ".data-00000-of-00001"):
+            with open(os.path.join(d, "ours" + suffix), "rb") as a, open(os.path.join(d, "tf" + suffix), "rb") as b:
+                assert a.read() == b.read(), f"our {suffix} differs from TensorFlow's"
+    shutil.rmtree(d)
+    return t
+
+
+def bench_many(tmp, n_entries, reps, tf):
+    prefix = os.path.join(tmp, "many", "model")
+    tl.write_bundle(prefix, {f"layer_{i // 100:04d}/var_{i % 100:02d}/kernel": np.full((3, 4), i, np.float32)
+                             for i in range(n_entries)})
+    warm(bundle_files(prefix))
+    name = f"layer_{n_entries // 200:04d}/var_07/kernel"
+
+    def ours_get():
+        with tl.load_checkpoint(prefix) as r:
+            r.get_tensor(name)
+
+    def ours_list():
+        with tl.load_checkpoint(prefix) as r:
+            m = r.get_variable_to_shape_map()
+        assert len(m) == n_entries
+
+    def ours_list_variables():
+        tl.list_variables(prefix)
+
+    get = {"ours": ours_get}
+    lst = {"ours": ours_list}
+    lv = {"ours": ours_list_variables}
+    if tf is not None:
+        get["tf"] = lambda: tf.train.load_checkpoint(prefix).get_tensor(name)
+        lst["tf"] = lambda: tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+        lv["tf"] = lambda: tf.train.list_variables(prefix)
+    out = {"get": median_times(get, reps), "list": median_times(lst, reps),
+           "list_variables": median_times(lv, reps)}
+    shutil.rmtree(os.path.dirname(prefix))
+    return out
+
+
+# Peak RSS above the baseline after imports.  Linux: reset the high-water mark
+# (VmHWM) by writing 5 to /proc/self/clear_refs, so a transient peak during the
+# imports does not hide ours; elsewhere fall back to ru_maxrss.
+_PEAK_HELPERS = """
+import os, resource
+def _rss(field):
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def start():
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+    except OSError:
+        return _rss('VmHWM')
+    return _rss('VmRSS')
+def peak_above(base):
+    return _rss('VmHWM') - base
+"""
+
+_PEAK_OURS = _PEAK_HELPERS + """
+import numpy, tfckpt_lab
+from tfckpt_lab.checkpoint import reader
+base = start()
+x = tfckpt_lab.load_checkpoint({prefix!r}).get_tensor({name!r})
+assert x.nbytes == {nbytes}
+print(peak_above(base))
+"""
+
+_PEAK_TF = _PEAK_HELPERS + """
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy, tensorflow as tf
+base = start()
+x = tf.train.load_checkpoint({prefix!r}).get_tensor({name!r})
+assert x.nbytes == {nbytes}
+print(peak_above(base))
+"""
+
+
+def bench_peak(tmp, n, nbytes, reps):
+    prefix = os.path.join(tmp, "big", "model")
+    with tl.BundleWriter(prefix) as w:  # written one tensor at a time: never all in memory
+        rng = np.random.default_rng(1)
+        for i in range(n):
+            w.add(f"layer_{i:03d}/kernel", rng.standard_normal(nbytes // 4, dtype=np.float32))
+    warm(bundle_files(prefix))
+    name = f"layer_{n // 2:03d}/kernel"
+    out = {"ours": statistics.median(
+        int(run_py(_PEAK_OURS.format(prefix=prefix, name=name, nbytes=nbytes))) for _ in range(reps))}
+    if HAVE_TF:
+        out["tf"] = statistics.median(
+            int(run_py(_PEAK_TF.format(prefix=prefix, name=name, nbytes=nbytes))) for _ in range(reps))
+    out["tensor"] = nbytes
+    out["checkpoint"] = n * nbytes
+    shutil.rmtree(os.path.dirname(prefix))
+    return out
+
+
+_IMPORT = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
+
+
+def bench_import(reps):
+    stmts = {"ours": "import tfckpt_lab",
+             "ours + first use": "import tfckpt_lab; tfckpt_lab.load_checkpoint; tfckpt_lab.write_bundle"}
+    if HAVE_TF:
+        stmts["tf"] = "import tensorflow"
+    times: dict[str, list[float]] = {k: [] for k in stmts}
+    for _ in range(reps):
+        for k, s in stmts.items():
+            times[k].append(float(run_py(_IMPORT.format(stmt=s))))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+# -- report --------------------------------------------------------------------
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def fmt_s(x):
+    if x is None:
+        return "-"
+    return f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def fmt_r(x):
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def fmt_b(x):
+    return "-" if x is None else f"{x / MiB:.1f} MiB"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller files, fewer repetitions")
+    ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--reps", type=int, help="repetitions per measurement (default 5, quick 3)")
+    ap.add_argument("--dir", help="where the big temporary files go (default: a new temp dir)")
+    ap.add_argument("--no-tf", action="store_true", help="leave TensorFlow out even if installed")
+    args = ap.parse_args(argv)
+
+    reps = args.reps or (3 if args.quick else 5)
+    n_tensors, n_entries, n_big = (8, 20_000, 16) if args.quick else (64, 100_000, 128)
+    tensor_bytes = 8 * MiB
+    tf = None
+    if HAVE_TF and not args.no_tf:
+        import tensorflow as tf  # imported before any timing
+    tmp = tempfile.mkdtemp(prefix="tfckpt_bench_", dir=args.dir)
+    try:
+        tensors = make_tensors(n_tensors, tensor_bytes)
+        total = n_tensors * tensor_bytes
+        print(f"read-all ({n_tensors} x 8 MiB) ...", file=sys.stderr)
+        rd = bench_read(tmp, tensors, reps, tf)
+        print("write ...", file=sys.stderr)
+        wr = bench_write(tmp, tensors, reps, tf)
+        del tensors
+        print(f"{n_entries:,}-entry index ...", file=sys.stderr)
+        many = bench_many(tmp, n_entries, reps, tf)
+        print(f"peak memory ({n_big} x 8 MiB) ...", file=sys.stderr)
+        peak = bench_peak(tmp, n_big, tensor_bytes, reps)
+        print("import ...", file=sys.stderr)
+        imp = bench_import(max(reps, 5))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    rows = []  # (case, ours, tf, raw, ours/tf, ours/raw, target, met)
+
+    def row(case, ours, tfv=None, raw=None, target=None, met=None, unit=fmt_s):
+        rows.append({"case": case, "ours": ours, "tf": tfv, "raw": raw,
+                     "ours_over_tf": ratio(ours, tfv), "ours_over_raw": ratio(ours, raw),
+                     "target": target, "met": met, "_unit": unit})
+
+    def check(r, limit):
+        return None if r is None else r <= limit
+
+    size = f"{total // MiB} MiB"
+    rr = rd.get("raw read")
+    row(f"read all {size}, verify", rd["ours verify"], rd.get("tf"), rr, "<= 0.7x TF",
+        check(ratio(rd["ours verify"], rd.get("tf")), 0.7))
+    row(f"read all {size}, no verify (copy)", rd["ours no-verify"], rd.get("tf"), rr, "<= 1.5x raw",
+        check(ratio(rd["ours no-verify"], rr), 1.5))
+    row(f"read all {size}, zero-copy views", rd["ours zero-copy view"], rd.get("tf"), rr, "(untouched)")
+    row(f"write {size}", wr["ours"], wr.get("tf"), wr["raw write"], "<= 0.7x TF, <= 1.5x raw",
+        None if wr.get("tf") is None else (ratio(wr["ours"], wr["tf"]) <= 0.7
+                                           and ratio(wr["ours"], wr["raw write"]) <= 1.5))
+    g, lst, lv = many["get"], many["list"], many["list_variables"]
+    row(f"{n_entries:,} entries: open + 1 get", g["ours"], g.get("tf"), None, "<= 0.1x TF",
+        check(ratio(g["ours"], g.get("tf")), 0.1))
+    row(f"{n_entries:,} entries: open + shape map", lst["ours"], lst.get("tf"), None, "<= 1.0x TF",
+        check(ratio(lst["ours"], lst.get("tf")), 1.0))
+    row(f"{n_entries:,} entries: list_variables", lv["ours"], lv.get("tf"), None, "<= 1.0x TF",
+        check(ratio(lv["ours"], lv.get("tf")), 1.0))
+    row(f"peak RSS, 8 MiB of {peak['checkpoint'] // MiB} MiB", peak["ours"], peak.get("tf"), peak["tensor"],
+        "< 64 MiB", peak["ours"] < 64 * MiB, unit=fmt_b)
+    row("import tfckpt_lab", imp["ours"], imp.get("tf"), None, "< 0.3 s", imp["ours"] < 0.3)
+    row("import + load_checkpoint/write_bundle", imp["ours + first use"], imp.get("tf"), None, "")
+
+    head = ["case", "ours", "TF", "raw limit", "ours/TF", "ours/raw", "target", "met"]
+    table = [head, ["---"] * len(head)]
+    for r in rows:
+        u = r["_unit"]
+        table.append([r["case"], u(r["ours"]), u(r["tf"]), u(r["raw"]), fmt_r(r["ours_over_tf"]),
+                      fmt_r(r["ours_over_raw"]), r["target"] or "",
+                      "" if r["met"] is None else ("yes" if r["met"] else "NO")])
+    widths = [max(len(str(line[i])) for line in table) for i in range(len(head))]
+    for line in table:
+        if line[0] == "---":
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        else:
+            print("| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths)) + " |")
+
+    machine = {"python": platform.python_version(), "platform": platform.platform(),
+               "cpus": os.cpu_count(), "numpy": np.__version__, "tfckpt_lab": tl.__version__,
+               "tensorflow": tf.__version__ if tf is not None else None, "reps": reps, "quick": args.quick}
+    try:
+        from google.protobuf.internal import api_implementation
+        machine["protobuf_backend"] = api_implementation.Type()
+    except ImportError:  # pragma: no cover
+        pass
+    print(f"\nmedian of {reps}; " + ", ".join(f"{k}={v}" for k, v in machine.items() if k not in ("reps",)))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine,
+                       "rows": [{k: v for k, v in r.items() if k != "_unit"} for r in rows],
+                       "raw": {"read": rd, "write": wr, "many": many, "peak": peak, "import": imp}},
+                      f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

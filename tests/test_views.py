@@ -91,14 +91,21 @@ def test_hex_html_marks_selection_and_cursor(small):
 
 # -- widgets -------------------------------------------------------------------------------
 
-def test_hexview_links_regions_and_bytes(small):
+@pytest.mark.parametrize("interactive", [True, False], ids=["anywidget", "html"])
+def test_hexview_links_regions_and_bytes(small, interactive):
     from tfckpt_lab.widgets import HexView
 
-    hv = HexView(small + ".index")
+    if interactive:
+        pytest.importorskip("anywidget")
+    hv = HexView(small + ".index", interactive=interactive)
     footer = hv.tree.children[-1]
     hv.select_region(footer)  # pick a region: its bytes light up
     assert hv.selection == [footer.start, footer.end] and hv.selected_kind == "footer"
-    assert "box-shadow" in hv._hex.value and footer.explanation in hv._info.value
+    if interactive:
+        assert hv._grid.selection == [footer.start, footer.end] and hv._hex.value == ""
+    else:
+        assert hv._grid is None and "box-shadow" in hv._hex.value
+    assert footer.explanation in hv._info.value
     assert hv.window <= footer.start < hv.window + hv.nbytes
     hv.cursor = footer.end - 3  # pick a byte: the innermost region is selected
     assert hv.selected_kind == "magic" and hv.region.parent is footer
@@ -108,10 +115,53 @@ def test_hexview_links_regions_and_bytes(small):
     assert hv.region is footer
     r = hv.find("w")
     assert r is not None and r.kind == "entry" and hv.selection == [r.start, r.end]
-    data = HexView(small + ".data-00000-of-00002")
+    data = HexView(small + ".data-00000-of-00002", interactive=interactive)
     data.cursor = 5
     assert data.selected_kind in ("element", "tensor", "varint", "checksum", "string_bytes")
     assert "text/html" in data._repr_mimebundle_()
+
+
+def test_hex_window_sends_the_visible_bytes_and_their_regions(small):
+    from tfckpt_lab.explain import innermost_region, layout
+    from tfckpt_lab.views.frontdata import MAX_WINDOW, hex_window
+
+    tree = layout(small + ".index")
+    d = hex_window(tree, 21, 64)
+    assert d["window"] == 16 and bytes.fromhex(d["hex"]) == tree.read(16, 80)
+    starts = [s[0] for s in d["spans"]]
+    assert starts[0] <= 16 < d["spans"][0][1] and d["spans"][-1][1] >= 80
+    assert all(a[1] == b[0] for a, b in zip(d["spans"], d["spans"][1:]))  # the leaves tile the window
+    leaf = innermost_region(tree, 40)
+    span = next(s for s in d["spans"] if s[0] <= 40 < s[1])
+    assert d["kinds"][span[2]][0] == leaf.kind and leaf.kind in span[3]
+    assert len(hex_window(tree, 0, 10**6)["hex"]) <= 2 * MAX_WINDOW
+
+
+def test_hex_grid_clicks_and_selections_round_trip(small, tmp_path):
+    """What the browser does to the grid (set cursor, window) and what it gets back."""
+    pytest.importorskip("anywidget")
+    from tfckpt_lab.widgets import HexView
+
+    hv = HexView(small + ".index")
+    grid = hv._grid
+    grid.cursor = hv.tree.end - 3  # a click on a byte of the magic number
+    assert hv.cursor == hv.tree.end - 3 and hv.selected_kind == "magic"
+    assert grid.selection == hv.selection == [hv.region.start, hv.region.end] and "magic" in grid.status
+    entry = hv.find("w")  # a region picked in Python lights up in the browser
+    assert grid.selection == [entry.start, entry.end] and grid.cursor == entry.start and hv.tensor == "w"
+    hv.select_region(entry.children[-1])  # still inside entry "w": the tensor stays
+    assert hv.tensor == "w" and grid.selection == hv.selection
+
+    big = str(tmp_path / "big")  # a 10 MB shard: only the window goes to the browser
+    write_bundle(big, {f"t{i}": np.full(50_000, i, np.float32) for i in range(50)})
+    t = time.perf_counter()
+    data = HexView(big + ".data-00000-of-00001", nbytes=10**6)
+    assert data.nbytes == 4096 and len(data._grid.hex) == 2 * 4096
+    data._grid.window = 5_000_003  # the slider / page buttons
+    assert data.window == data._grid.window == 5_000_000 and len(data._grid.hex) == 2 * 4096
+    data._grid.cursor = 5_000_100
+    assert data.tensor == "t25" and data._grid.selection == [5_000_000, 5_200_000]
+    assert time.perf_counter() - t < 2
 
 
 def test_entries_table_pages_sorts_filters_10000_entries():
@@ -149,6 +199,30 @@ def test_shard_map_click_selects_a_tensor(small):
     assert "w" in sm._info.value and sm.tensor_region().start == e.offset
     assert sm.click(0, 10**6) is None
     assert "<img" in sm.to_html()
+
+
+def test_shard_bars_click_selects_a_tensor(small):
+    pytest.importorskip("anywidget")
+    from tfckpt_lab.bundle.reader import BundleReader
+    from tfckpt_lab.widgets import ShardMap
+
+    sm = ShardMap(small)
+    bars = sm._bars
+    assert sm._image is None and bars is not None
+    reader = BundleReader(small)
+    spans = {name: (shard, start, end) for shard, start, end, name, _ in bars.spans if name}
+    assert set(spans) == {"w", "s", "step"}
+    for name, (shard, start, end) in spans.items():
+        e = reader.entry(name)
+        assert (shard, start, end) == (e.shard_id, e.offset, e.end)
+    assert [s[0] for s in bars.shards] == [os.path.basename(small) + f".data-0000{i}-of-00002" for i in (0, 1)]
+    bars.selected = "s"  # a click on the bar of "s"
+    assert sm.selected == "s" and "selected s" in bars.status
+    sm.click(*spans["w"][:2])  # and Python-side picks reach the browser
+    assert bars.selected == "w" and "selected w" in bars.status
+    assert "<img" in sm.to_html()  # the static fallback is still the matplotlib picture
+    plain = ShardMap(small, interactive=False)
+    assert plain._bars is None and plain._image is not None
 
 
 def test_checksum_lab_catches_flips_and_says_where(small):
@@ -206,6 +280,16 @@ def test_explorer_tabs_and_shared_selection(small, tmp_path):
     assert isinstance(ex.view("Values").children[-1], type(ex.view("Files").children[-1]))  # an Image
     ex.view("Shard map").click(0, 0)
     assert ex.selected == ex.view("Shard map").selected
+    if ex.view("Shard map")._bars is not None:  # clicks in the browser select everywhere
+        ex.view("Shard map")._bars.selected = "s"
+        assert ex.selected == "s" and ex.view("Entries").selected == "s" and hv.tensor == "s"
+        assert "<code>s</code>" in ex.view("Values").children[0].value
+        hv._grid.cursor = hv.region.start + 1  # a byte of an index entry's value
+        assert ex.selected == "s" and hv.region.start <= hv.cursor < hv.region.end
+        w_entry = hv.tree.find_tensor("w")
+        hv._grid.cursor = w_entry.end - 1  # a byte of entry "w": w is selected, the byte stays picked
+        assert ex.selected == "w" and ex.view("Shard map").selected == "w" and hv.cursor == w_entry.end - 1
+        assert hv.region is not w_entry
     assert ex.view("Diff").num_changed == 2
     assert "text/html" in ex._repr_mimebundle_()
     ex.close()
@@ -287,6 +371,7 @@ def test_rotation_simulator_matches_the_real_classes(tmp_path, kind, max_to_keep
 
 def test_views_and_widgets_import_lazily():
     code = ("import sys, tfckpt_lab, tfckpt_lab.views, tfckpt_lab.widgets, tfckpt_lab.explain; "
-            "tfckpt_lab.layout; tfckpt_lab.explore; print([m for m in ('matplotlib', 'ipywidgets') if m in sys.modules])")
+            "tfckpt_lab.layout; tfckpt_lab.explore; "
+            "print([m for m in ('matplotlib', 'ipywidgets', 'anywidget') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

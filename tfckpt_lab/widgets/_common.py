@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-__all__ = ["StaticFallback", "figure_image"]
+__all__ = ["StaticFallback", "figure_image", "use_front_end"]
+
+
+def use_front_end(interactive: bool | None = None) -> bool:
+    """Whether to build the clickable anywidget front end (``None``: if anywidget is installed)."""
+    if interactive is None:
+        import importlib.util
+
+        return importlib.util.find_spec("anywidget") is not None
+    return bool(interactive)
 
 
 class StaticFallback:

@@ -146,7 +146,7 @@ class Explorer(StaticFallback, w.VBox):
             if v is not None and v.selected != name:
                 v.selected = name
         hv = self._views.get("Bytes")
-        if hv is not None and name:
+        if hv is not None and name and hv.children[1].tensor != name:  # a byte picked inside it stays picked
             hv.children[1].find(name)
         if "Values" in self._views:
             self._render_values()
@@ -177,13 +177,20 @@ class Explorer(StaticFallback, w.VBox):
             paths.append(state)
         pick = w.Dropdown(options=[(os.path.basename(p), p) for p in paths], description="file",
                           layout=w.Layout(width="420px"))
-        box = w.VBox([pick, HexView(self.trees[paths[0]])])
+
+        def hexview(source):
+            hv = HexView(source)
+            # a byte picked (clicked) inside a tensor or an index entry selects that tensor everywhere
+            hv.observe(lambda ch: setattr(self, "selected", ch["new"]) if ch["new"] else None, "tensor")
+            return hv
+
+        box = w.VBox([pick, hexview(self.trees[paths[0]])])
 
         def switch(change):
             p = change["new"]
             tree = self.trees.get(p)
             old = box.children[1]
-            box.children = [pick, HexView(tree if tree is not None else p)]
+            box.children = [pick, hexview(tree if tree is not None else p)]
             old.close()
             if self.selected:
                 box.children[1].find(self.selected)

@@ -2,8 +2,12 @@
 
 * pick a region (``select_region``, or the navigator list) and its bytes light up,
   with its explanation;
-* pick a byte (``cursor``, or the offset box) and the innermost region holding it
-  is selected.
+* pick a byte (``cursor``, or the offset box, or a click on it in the browser) and
+  the innermost region holding it is selected.
+
+With anywidget installed the bytes are a clickable grid (``_front.HexGrid``) that
+gets only the visible window (``nbytes``, at most 4 KiB) from Python, so a 10 MB
+shard stays fast; without it they are HTML (:func:`~tfckpt_lab.views.hexview.hex_html`).
 
 >>> import os, tempfile, numpy as np
 >>> from tfckpt_lab import write_bundle
@@ -22,12 +26,14 @@ import traitlets as t
 
 from ..explain import innermost_region, layout
 from ..explain.region import Region
+from ..views.frontdata import MAX_WINDOW, hex_window
 from ..views.hexview import hex_html, region_html
-from ._common import StaticFallback
+from ._common import StaticFallback, use_front_end
 
 __all__ = ["HexView"]
 
 _NAV_LIMIT = 400  # children listed in the navigator at once (around the selected one)
+_NAMED = ("tensor", "entry")  # the kinds of region that name a tensor
 
 
 class HexView(StaticFallback, w.VBox):
@@ -35,12 +41,15 @@ class HexView(StaticFallback, w.VBox):
 
     Args:
         source: a file path, or a region tree from :func:`tfckpt_lab.explain.layout`.
-        nbytes: bytes shown at once (a window that follows the selection).
+        nbytes: bytes shown at once (a window that follows the selection; at most 4096
+            with the clickable front end).
+        interactive: use the clickable anywidget grid (default: when anywidget is installed).
 
     Traits (state):
         cursor: the picked byte offset.
         selection: ``[start, end)`` of the selected region.
         selected_kind, selected_label, explanation: what the selected region is.
+        tensor: the tensor (data shard) or index entry the selection lies in, or "".
         window: the first byte shown.
     """
 
@@ -49,10 +58,11 @@ class HexView(StaticFallback, w.VBox):
     selected_kind = t.Unicode("")
     selected_label = t.Unicode("")
     explanation = t.Unicode("")
+    tensor = t.Unicode("")
     window = t.Int(0)
-    nbytes = t.Int(256)
+    nbytes = t.Int(512)
 
-    def __init__(self, source, *, nbytes: int = 256, **kwargs):
+    def __init__(self, source, *, nbytes: int = 512, interactive: bool | None = None, **kwargs):
         self.tree = source if isinstance(source, Region) else layout(source)
         self.region: Region | None = None
         self._busy = False
@@ -68,13 +78,28 @@ class HexView(StaticFallback, w.VBox):
         self._nav = w.Select(options=[], rows=12, layout=w.Layout(width="420px"))
         self._info = w.HTML()
         self._hex = w.HTML(layout=w.Layout(overflow="auto"))
+        self._grid = None
+        self._grid_key = None
+        if use_front_end(interactive):
+            from ._front import HexGrid
+
+            self._grid = HexGrid(total=self.tree.end)
         super().__init__(**kwargs)
-        self.nbytes = nbytes
-        self.children = [
-            w.HBox([self._offset, self._prev, self._next, self._up, self._find]),
-            w.HBox([self._nav, self._info]),
-            self._hex,
-        ]
+        self.nbytes = min(nbytes, MAX_WINDOW) if self._grid is not None else nbytes
+        if self._grid is None:
+            self.children = [
+                w.HBox([self._offset, self._prev, self._next, self._up, self._find]),
+                w.HBox([self._nav, self._info]),
+                self._hex,
+            ]
+        else:  # the grid has its own paging controls
+            self.children = [
+                w.HBox([self._offset, self._up, self._find]),
+                w.HBox([self._nav, self._info]),
+                self._grid,
+            ]
+            t.link((self._grid, "cursor"), (self, "cursor"))
+            self._grid.observe(self._on_grid_window, "window")
         self._offset.observe(lambda ch: setattr(self, "cursor", ch["new"]), "value")
         self._up.on_click(lambda _: self.select_region(self.region.parent) if self.region and self.region.parent
                           else None)
@@ -99,6 +124,7 @@ class HexView(StaticFallback, w.VBox):
             self.selected_kind = region.kind
             self.selected_label = region.label
             self.explanation = region.explanation
+            self.tensor = next((r.label for r in reversed(region.lineage()) if r.kind in _NAMED), "")
             if not region.start <= self.cursor < max(region.end, region.start + 1):
                 self.cursor = region.start
                 self._offset.value = min(self._offset.max, region.start)
@@ -162,7 +188,28 @@ class HexView(StaticFallback, w.VBox):
         self._info.value = region_html(r)
 
     def _render_hex(self) -> None:
-        self._hex.value = hex_html(self.tree, self.window, self.nbytes, selected=self.region, cursor=self.cursor)
+        if self._grid is None:
+            self._hex.value = hex_html(self.tree, self.window, self.nbytes, selected=self.region,
+                                       cursor=self.cursor)
+            return
+        g = self._grid
+        key = ((max(0, self.window) // 16) * 16, min(self.nbytes, MAX_WINDOW))
+        with g.hold_sync():
+            if key != self._grid_key:
+                self._grid_key = key
+                d = hex_window(self.tree, *key)
+                g.hex, g.spans, g.kinds, g.nbytes = d["hex"], d["spans"], d["kinds"], key[1]
+                g.window = d["window"]
+            g.selection = list(self.selection)
+            g.cursor = self.cursor
+            r = self.region
+            g.status = (f"byte {self.cursor} (0x{self.cursor:x}) \u2192 {r.kind} {r.label} [{r.start}, {r.end}): "
+                        f"{r.explanation}" if r is not None else "")
+
+    def _on_grid_window(self, change) -> None:
+        """The browser paged or scrolled: send that window."""
+        if change["new"] != self.window:
+            self.window = change["new"]
 
     def to_html(self) -> str:
         return region_html(self.region) + hex_html(self.tree, self.window, self.nbytes, selected=self.region,

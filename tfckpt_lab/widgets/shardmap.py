@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import os
 
 import ipywidgets as w
 import traitlets as t
 
 from ..explain import innermost_region, layouts
-from ._common import StaticFallback, figure_image, png_html, set_figure
+from ._common import StaticFallback, figure_image, png_html, set_figure, use_front_end
 
 __all__ = ["ShardMap"]
 
@@ -18,8 +19,10 @@ class ShardMap(StaticFallback, w.VBox):
 
     Pick a tensor by name (``selected``), or by a position on the map with
     :meth:`click` (shard row, byte offset), which asks the region model which
-    tensor holds that byte.  Under an interactive matplotlib backend (ipympl),
-    clicks on the figure call :meth:`click` too.
+    tensor holds that byte.  With anywidget installed the map is drawn in the
+    browser as SVG (``_front.ShardBars``) from the tensors' spans, and clicking a bar
+    sets ``selected``; without it, it is the :meth:`plot` image (also the static
+    fallback).  ``interactive`` forces one or the other.
 
     Traits: ``selected`` (tensor name), ``picked_shard``, ``picked_offset``.
     """
@@ -28,19 +31,28 @@ class ShardMap(StaticFallback, w.VBox):
     picked_shard = t.Int(-1)
     picked_offset = t.Int(-1)
 
-    def __init__(self, prefix, *, trees: dict | None = None, **kwargs):
+    def __init__(self, prefix, *, trees: dict | None = None, interactive: bool | None = None, **kwargs):
         self.prefix = os.fspath(prefix)
         trees = trees or layouts(self.prefix)
         self.trees = [tr for tr in trees.values() if tr.file_kind == "data"]
-        self._image = figure_image(self.plot())
+        self._image = self._bars = None
+        if use_front_end(interactive):
+            from ..views.frontdata import shard_spans
+            from ._front import ShardBars
+
+            self._bars = ShardBars(**shard_spans(self.trees))
+        else:
+            self._image = figure_image(self.plot())
         self._shard = w.Dropdown(options=[(os.path.basename(tr.path), i) for i, tr in enumerate(self.trees)],
                                  description="shard", layout=w.Layout(width="340px"))
         self._offset = w.IntText(value=0, description="byte", layout=w.Layout(width="180px"))
         self._go = w.Button(description="pick")
         self._info = w.HTML()
         super().__init__(**kwargs)
-        self.children = [self._image, w.HBox([self._shard, self._offset, self._go]), self._info]
+        self.children = [self._bars or self._image, w.HBox([self._shard, self._offset, self._go]), self._info]
         self._go.on_click(lambda _: self.click(self._shard.value or 0, self._offset.value))
+        if self._bars is not None:
+            t.link((self._bars, "selected"), (self, "selected"))
         self.observe(self._on_selected, "selected")
 
     def plot(self):
@@ -77,13 +89,18 @@ class ShardMap(StaticFallback, w.VBox):
         return None
 
     def _on_selected(self, change) -> None:
-        set_figure(self._image, self.plot())
+        if self._image is not None:
+            set_figure(self._image, self.plot())
         r = self.tensor_region()
         if r is None:
-            self._info.value = f"<code>{change['new']}</code> has no bytes in a shard (empty or partitioned)"
+            self._info.value = f"<code>{html.escape(change['new'])}</code> has no bytes in a shard (empty or partitioned)"
+            status = f"{change['new']}: no bytes in a shard" if change["new"] else ""
         else:
-            self._info.value = (f"<b>{r.label}</b> in <code>{os.path.basename(r.root.path)}</code> "
-                                f"bytes [{r.start}, {r.end}): {r.explanation}")
+            self._info.value = (f"<b>{html.escape(r.label)}</b> in <code>{os.path.basename(r.root.path)}</code> "
+                                f"bytes [{r.start}, {r.end}): {html.escape(r.explanation)}")
+            status = f"selected {r.label} in {os.path.basename(r.root.path)} bytes [{r.start}, {r.end})"
+        if self._bars is not None:
+            self._bars.status = status
 
     def to_html(self) -> str:
         return png_html(self.plot())

@@ -52,16 +52,21 @@ HAVE_TF = importlib.util.find_spec("tensorflow") is not None
 # -- helpers -------------------------------------------------------------------
 
 def median_times(contenders: dict, reps: int, before=None) -> dict[str, float]:
-    """Median wall time of each callable; contenders take turns within each repetition."""
+    """Median wall time of each callable; contenders take turns within each repetition.
+
+    One untimed warm-up round comes first: the first write after allocating the
+    tensors was 5-10x slower than the rest for every contender, whoever went first.
+    """
     times: dict[str, list[float]] = {k: [] for k in contenders}
-    for _ in range(reps):
+    for rep in range(reps + 1):  # repetition 0 warms up every contender and is not counted
         for name, fn in contenders.items():
             if before is not None:
                 before(name)
             gc.collect()
             t = time.perf_counter()
             fn()
-            times[name].append(time.perf_counter() - t)
+            if rep:
+                times[name].append(time.perf_counter() - t)
     return {k: statistics.median(v) for k, v in times.items()}
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "checkpoint_files",
     "remove_checkpoint",
     "get_checkpoint_mtimes",
+    "remove_stale_temp_files",
 ]
 
 STEP_PAD_WIDTH = 8  # Saver(pad_step_number=True): model-00001000
@@ -72,12 +73,23 @@ def checkpoint_files(checkpoint_prefix, *, meta_graph_suffix: str | None = "meta
     return out
 
 
-def remove_checkpoint(checkpoint_prefix, *, meta_graph_suffix: str | None = "meta") -> list[str]:
+def remove_checkpoint(checkpoint_prefix, *, meta_graph_suffix: str | None = "meta", directory=None) -> list[str]:
     """Delete one checkpoint's files, as TensorFlow does when rotating; return what was removed.
 
     Files already gone (another process deleting too) are skipped silently.
     ``meta_graph_suffix=None`` leaves a ``.meta`` alone (TF2's manager never touches one).
+    With ``directory``, refuse (:class:`~tfckpt_lab.errors.UnsafePathError`, nothing deleted)
+    unless the checkpoint lies directly in that directory once symlinks and ``..`` are resolved.
+    The ``.index`` goes before the data shards, so a deletion cut short never leaves an index
+    that names missing data.
     """
+    if directory is not None:
+        from ..errors import UnsafePathError
+        from .state import is_inside_directory
+
+        if not is_inside_directory(checkpoint_prefix, directory):
+            raise UnsafePathError(f"refusing to delete a checkpoint outside {os.fspath(directory)!r}",
+                                  path=os.fspath(checkpoint_prefix))
     removed = []
     for path in checkpoint_files(checkpoint_prefix, meta_graph_suffix=meta_graph_suffix):
         try:
@@ -85,6 +97,47 @@ def remove_checkpoint(checkpoint_prefix, *, meta_graph_suffix: str | None = "met
         except FileNotFoundError:
             continue
         removed.append(path)
+    return removed
+
+
+STALE_TEMP_AGE = 60.0  # seconds; younger temporary files may belong to a save still running
+
+
+def remove_stale_temp_files(directory, stem: str, latest_filename: str = "checkpoint",
+                            min_age: float | None = None) -> list[str]:
+    """Delete what killed saves of checkpoints named ``stem`` or ``stem-N`` left in ``directory``.
+
+    Only our (and TensorFlow's) temporary names are touched: ``STEM[-N].index.tempstateHEX``,
+    ``STEM[-N].data-SSSSS-of-NNNNN.tempstateHEX``, ``STEM[-N].meta.tmpPID`` and
+    ``LATEST.tmpHEX``, and only if older than ``min_age`` seconds (default
+    :data:`STALE_TEMP_AGE`) so that a save still in progress elsewhere is left alone.
+    Readers ignore these files anyway: no state file or prefix ever names them.
+    """
+    import time
+
+    directory = os.fspath(directory) or os.curdir
+    age = STALE_TEMP_AGE if min_age is None else min_age
+    pattern = re.compile(
+        rf"^{re.escape(stem)}(-\d+)?\.(index|data-\d{{5,}}-of-\d{{5,}})\.tempstate[0-9a-f]+$"
+        rf"|^{re.escape(stem)}(-\d+)?\.meta\.tmp\d+$"
+        rf"|^{re.escape(latest_filename)}\.tmp[0-9a-f]{{32}}$")
+    now = time.time()
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if not pattern.match(name):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+            if now - st.st_mtime >= age:
+                os.remove(path)
+                removed.append(path)
+        except OSError:
+            continue
     return removed
 
 

@@ -26,15 +26,17 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from ..bundle.writer import write_bundle
-from .files import remove_checkpoint
+from ..errors import UnsafePathError
+from .files import remove_checkpoint, remove_stale_temp_files
 from .saver import global_step_value
-from .state import get_checkpoint_state, update_checkpoint_state
+from .state import confine_to_directory, get_checkpoint_state, update_checkpoint_state
 
 __all__ = ["CheckpointManager", "SAVE_COUNTER_KEY", "write_flat_checkpoint"]
 
@@ -107,6 +109,11 @@ class CheckpointManager:
         self.save_counter = 0
 
         recovered = get_checkpoint_state(self._directory)
+        if recovered is not None:
+            # TF2's manager takes over (and may later delete) what the state file lists:
+            # never anything outside this directory (warns, and lists it in .refused).
+            recovered = confine_to_directory(recovered, self._directory)
+        self.refused = list(recovered.refused) if recovered is not None else []
         now = time.time()
         self._maybe_delete: OrderedDict[str, float] = OrderedDict()
         if recovered is None:
@@ -154,6 +161,7 @@ class CheckpointManager:
         self.save_counter += 1
         number = self.save_counter if checkpoint_number is None else global_step_value(checkpoint_number)
         prefix = "%s-%d" % (self._prefix, number)
+        remove_stale_temp_files(self._directory, os.path.basename(self._prefix))
         self._write_checkpoint(prefix, variables)
         self._record_and_sweep(prefix)
         return prefix
@@ -183,14 +191,17 @@ class CheckpointManager:
             if hours and stamp - hours * 3600.0 >= self._last_preserved_timestamp:
                 self._last_preserved_timestamp = stamp
                 continue
-            remove_checkpoint(prefix, meta_graph_suffix=None)
+            try:
+                remove_checkpoint(prefix, meta_graph_suffix=None, directory=self._directory)
+            except UnsafePathError as exc:
+                warnings.warn(f"not deleting old checkpoint: {exc}", RuntimeWarning, stacklevel=3)
 
     def _record_state(self) -> None:
         update_checkpoint_state(
             self._directory, self._latest_checkpoint, list(self._maybe_delete),
             save_relative_paths=True,
             all_model_checkpoint_timestamps=list(self._maybe_delete.values()),
-            last_preserved_timestamp=self._last_preserved_timestamp)
+            last_preserved_timestamp=self._last_preserved_timestamp, durable=self.durable)
 
     # -- reading back ---------------------------------------------------------------
     def restore(self, save_path=None) -> dict[str, np.ndarray]:

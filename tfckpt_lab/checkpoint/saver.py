@@ -6,13 +6,23 @@ One ``save()`` does, in this order (as TensorFlow does):
    or ``SAVE_PATH`` when there is no step;
 2. write the bundle (``PREFIX.index`` + ``PREFIX.data-*``), replacing any older
    checkpoint of the same name;
-3. if ``write_state``: move the prefix to the end of ``last_checkpoints`` with
+3. if ``write_meta_graph``: write ``PREFIX.meta`` (TensorFlow writes it last; we
+   write it before the state file so that the checkpoint the state file names
+   is always complete -- see ``docs/reliability.md``);
+4. if ``write_state``: move the prefix to the end of ``last_checkpoints`` with
    the time of the save; if that list is now longer than ``max_to_keep``, its
    oldest entry leaves the list and is queued for deletion;
-4. write the ``checkpoint`` state file (no timestamps: TF1 never writes them);
-5. delete at most one queued checkpoint (``.meta``, ``.index``, every data
-   shard) -- unless the keep-every-N-hours rule below preserves it;
-6. if ``write_meta_graph``: write ``PREFIX.meta``.
+5. write the ``checkpoint`` state file (no timestamps: TF1 never writes them),
+   atomically (temporary name, then rename);
+6. delete at most one queued checkpoint (``.meta``, ``.index``, every data
+   shard) -- unless the keep-every-N-hours rule below preserves it.  Only a
+   checkpoint directly in the directory being saved to is ever deleted
+   (``..``, absolute paths elsewhere and symlinked directories are refused
+   with a warning).
+
+Every file is written under a temporary name and renamed into place, so a
+killed save leaves the previous checkpoint and state file intact; temporary
+files of killed saves older than a minute are removed by later saves.
 
 Rules worth knowing (all observed with TensorFlow 2.21):
 
@@ -33,13 +43,20 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
 from ..bundle.writer import write_bundle
-from ..errors import UnsupportedError
-from .files import checkpoint_path, get_checkpoint_mtimes, meta_graph_filename, remove_checkpoint
+from ..errors import UnsafePathError, UnsupportedError
+from .files import (
+    checkpoint_path,
+    get_checkpoint_mtimes,
+    meta_graph_filename,
+    remove_checkpoint,
+    remove_stale_temp_files,
+)
 from .state import STATE_FILENAME, update_checkpoint_state
 
 __all__ = ["Saver", "global_step_value"]
@@ -147,14 +164,18 @@ class Saver:
         if len(self._last_checkpoints) > self.max_to_keep:
             self._checkpoints_to_be_deleted.append(self._last_checkpoints.pop(0))
 
-    def _maybe_delete_old_checkpoints(self, meta_graph_suffix: str) -> None:
+    def _maybe_delete_old_checkpoints(self, meta_graph_suffix: str, directory=None) -> None:
         if not self._checkpoints_to_be_deleted:
             return
         prefix, saved_at = self._checkpoints_to_be_deleted.pop(0)
         if saved_at > self._next_checkpoint_time:
             self._next_checkpoint_time += self.keep_checkpoint_every_n_hours * 3600
             return
-        remove_checkpoint(prefix, meta_graph_suffix=meta_graph_suffix)
+        try:
+            remove_checkpoint(prefix, meta_graph_suffix=meta_graph_suffix,
+                              directory=directory if directory is not None else os.path.dirname(prefix))
+        except UnsafePathError as exc:
+            warnings.warn(f"not deleting old checkpoint: {exc}", RuntimeWarning, stacklevel=3)
 
     # -- saving and restoring -------------------------------------------------------
     def save(self, variables: Mapping, save_path, global_step=None, latest_filename: str | None = None,
@@ -184,14 +205,17 @@ class Saver:
         if self.sharded and not os.path.isdir(os.path.dirname(save_path) or os.curdir):
             # TF's sharded save makes PREFIX_temp/ with a non-recursive mkdir, so it fails here.
             raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
+        save_dir = os.path.dirname(save_path)
+        remove_stale_temp_files(save_dir, os.path.basename(save_path), latest_filename)
         self._write_bundle(prefix, variables)
+        if write_meta_graph:  # before the state file names the checkpoint: it must be complete
+            self._write_meta(meta_graph_filename(prefix, meta_graph_suffix), variables)
         if write_state:
             self._record_last_checkpoint(prefix)
-            update_checkpoint_state(os.path.dirname(save_path), prefix, self.last_checkpoints,
-                                    latest_filename, save_relative_paths=self.save_relative_paths)
-            self._maybe_delete_old_checkpoints(meta_graph_suffix)
-        if write_meta_graph:
-            self._write_meta(meta_graph_filename(prefix, meta_graph_suffix), variables)
+            update_checkpoint_state(save_dir, prefix, self.last_checkpoints,
+                                    latest_filename, save_relative_paths=self.save_relative_paths,
+                                    durable=self.durable)
+            self._maybe_delete_old_checkpoints(meta_graph_suffix, save_dir or os.curdir)
         return prefix
 
     def _write_bundle(self, prefix: str, variables: Mapping) -> None:

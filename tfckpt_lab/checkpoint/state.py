@@ -44,6 +44,8 @@ __all__ = [
     "generate_checkpoint_state_proto",
     "checkpoint_state_text",
     "update_checkpoint_state",
+    "is_inside_directory",
+    "confine_to_directory",
 ]
 
 STATE_FILENAME = "checkpoint"
@@ -62,6 +64,8 @@ class CheckpointState:
     last_preserved_timestamp: float
     path: str | None = None
     proto: object = field(default=None, repr=False, compare=False)
+    #: Paths left out by :func:`confine_to_directory` (outside the directory, ``..``, symlinked away).
+    refused: list[str] = field(default_factory=list)
 
 
 def _proto_class():
@@ -200,12 +204,63 @@ def checkpoint_state_text(proto) -> str:
     return text_format.MessageToString(proto)
 
 
-def _atomic_write_text(path: str, text: str) -> None:
+def is_inside_directory(prefix, directory) -> bool:
+    """True if checkpoint ``prefix`` lies directly in ``directory`` once symlinks and ``..`` are resolved.
+
+    Only the *parent* is resolved: ``dir/ckpt-1`` is inside ``dir`` even when ``dir`` itself is a
+    symlink, but ``dir/link/ckpt-1`` with ``link -> /elsewhere`` and ``dir/../x/ckpt-1`` are not.
+
+    >>> is_inside_directory("/ckpts/run/ckpt-3", "/ckpts/run"), is_inside_directory("/ckpts/run/../x", "/ckpts/run")
+    (True, False)
+    """
+    prefix, directory = os.fspath(prefix), os.fspath(directory)
+    if not prefix or os.path.basename(prefix) in ("", ".", ".."):
+        return False
+    parent = os.path.dirname(os.path.abspath(prefix))
+    return os.path.realpath(parent) == os.path.realpath(directory)
+
+
+def confine_to_directory(state: CheckpointState, directory) -> CheckpointState:
+    """Move every listed checkpoint that is not directly inside ``directory`` to ``state.refused``.
+
+    For anything that may *delete* what a state file lists (a manager or saver taking over a
+    directory): a crafted ``checkpoint`` file with absolute paths, ``..`` or paths through
+    symlinks must never make it delete files elsewhere.  Warns once, naming what was refused.
+    The latest checkpoint path is left alone (it is only ever read).  Timestamps stay paired.
+    """
+    keep, stamps, refused = [], [], []
+    ts = list(state.all_model_checkpoint_timestamps)
+    for i, p in enumerate(state.all_model_checkpoint_paths):
+        if is_inside_directory(p, directory):
+            keep.append(p)
+            if i < len(ts):
+                stamps.append(ts[i])
+        else:
+            refused.append(p)
+    if refused:
+        warnings.warn(f"{state.path or directory}: ignoring {len(refused)} checkpoint path(s) outside "
+                      f"{os.fspath(directory)!r}, which will never be deleted from here: {refused!r}",
+                      RuntimeWarning, stacklevel=2)
+    state.all_model_checkpoint_paths = keep
+    if ts:
+        state.all_model_checkpoint_timestamps = stamps
+    state.refused = state.refused + refused
+    return state
+
+
+def _atomic_write_text(path: str, text: str, durable: bool = False) -> None:
     tmp = path + ".tmp" + uuid.uuid4().hex
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
+        if durable:
+            from ..bundle.writer import _fsync_dir
+
+            _fsync_dir(path)
     except BaseException:
         try:
             os.remove(tmp)
@@ -218,7 +273,8 @@ def update_checkpoint_state(save_dir, model_checkpoint_path: str,
                             all_model_checkpoint_paths=None, latest_filename: str | None = None,
                             *, save_relative_paths: bool = False,
                             all_model_checkpoint_timestamps=None,
-                            last_preserved_timestamp: float | None = None):
+                            last_preserved_timestamp: float | None = None,
+                            durable: bool = False):
     """Write ``save_dir/checkpoint`` (or ``latest_filename``) atomically; return the proto written.
 
     What ``tf.compat.v1.train.update_checkpoint_state`` (and TensorFlow's internal
@@ -254,5 +310,5 @@ def update_checkpoint_state(save_dir, model_checkpoint_path: str,
     if state_path == proto.model_checkpoint_path:
         raise RuntimeError(f"Save path {model_checkpoint_path!r} conflicts with the path used for the "
                            "checkpoint state; use a different save path")
-    _atomic_write_text(state_path, checkpoint_state_text(proto))
+    _atomic_write_text(state_path, checkpoint_state_text(proto), durable)
     return proto

@@ -242,3 +242,27 @@ def test_latest_checkpoint_matches_a_sharded_v1_pattern():
     latest = tl.latest_checkpoint(d)
     assert latest is not None and latest.endswith("-?????-of-00003")
     assert sorted(tl.load_checkpoint(d).keys()) == sorted(tl.load_checkpoint(latest).keys())
+
+
+def test_verify_v1_checkpoints(tmp_path):
+    import shutil
+
+    from conftest import FIXTURES
+    from tfckpt_lab.checkpoint.verify import verify_checkpoint
+
+    for case in ("v1_saver_basic", "v1_sharded", "v1_partitioned"):
+        d = FIXTURES / "tf_v1" / case
+        import tfckpt_lab as tl
+
+        report = verify_checkpoint(tl.latest_checkpoint(d))
+        assert report.ok, report.problems
+        assert report.tensors_checked == len(tl.load_checkpoint(d).keys())
+    bad = tmp_path / "bad"
+    shutil.copytree(FIXTURES / "tf_v1" / "v1_saver_basic", bad)
+    f = bad / "model.ckpt-1000"
+    raw = bytearray(f.read_bytes())
+    raw[100] ^= 1
+    f.write_bytes(bytes(raw))
+    report = verify_checkpoint(str(f))
+    assert not report.ok
+    assert report.problems[0].kind == "ChecksumMismatchError" and report.problems[0].path == str(f)

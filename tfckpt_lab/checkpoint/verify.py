@@ -193,6 +193,11 @@ def verify_checkpoint(prefix) -> VerifyReport:
     """
     prefix = os.fspath(prefix)
     report = VerifyReport(prefix)
+    if not os.path.exists(prefix + ".index"):
+        from ..v1.reader import v1_files
+
+        if v1_files(prefix):  # no .index but file(s) at the prefix: the older V1 format
+            return _verify_v1(prefix, report)
     try:
         reader = BundleReader(prefix, verify=True)
     except CheckpointError as exc:  # no footer / index block: nothing else can be located
@@ -240,6 +245,43 @@ def verify_checkpoint(prefix) -> VerifyReport:
                 reader.read_tensor(e, verify=True)
                 report.tensors_checked += 1
                 report.bytes_checked += e.size
+            except CheckpointError as exc:
+                report.problems.append(Problem.from_error(exc))
+    return _dedupe(report)
+
+
+def _verify_v1(prefix: str, report: VerifyReport) -> VerifyReport:
+    """V1 checkpoints carry no tensor checksums: check every table block's CRC, then decode every tensor."""
+    from ..sstable.reader import TableReader
+    from ..v1.reader import V1Reader, v1_files
+
+    for path in v1_files(prefix):
+        try:
+            table = TableReader(path, verify=True)
+        except CheckpointError as exc:
+            report.problems.append(Problem.from_error(exc))
+            continue
+        with table:
+            report.blocks_checked += 1
+            for _, handle in table.index_entries:
+                try:
+                    table.read_block(handle)
+                    report.bytes_checked += handle.size + BLOCK_TRAILER_SIZE
+                except CheckpointError as exc:
+                    report.problems.append(Problem.from_error(exc))
+                report.blocks_checked += 1
+    if report.problems:
+        return _dedupe(report)
+    try:
+        reader = V1Reader(prefix, verify=True)
+    except CheckpointError as exc:
+        report.problems.append(Problem.from_error(exc))
+        return _dedupe(report)
+    with reader:
+        for e in reader.variables():
+            try:
+                reader.read_tensor(e, verify=True)
+                report.tensors_checked += 1
             except CheckpointError as exc:
                 report.problems.append(Problem.from_error(exc))
     return _dedupe(report)

@@ -266,3 +266,17 @@ def test_verify_v1_checkpoints(tmp_path):
     report = verify_checkpoint(str(f))
     assert not report.ok
     assert report.problems[0].kind == "ChecksumMismatchError" and report.problems[0].path == str(f)
+
+
+def test_layout_of_v1_files_tiles_and_names_savedtensorslices():
+    from conftest import FIXTURES
+    from tfckpt_lab.explain import check_tiling, layout
+
+    files = [p for p in (FIXTURES / "tf_v1").glob("*/model.ckpt*") if not p.name.endswith(".meta")]
+    assert len(files) >= 5
+    for p in files:
+        tree = layout(p)
+        check_tiling(tree)
+        assert "SavedTensorSlices" in tree.explanation
+        first_entry = tree.children[0].children[0]
+        assert first_entry.children[-1].label == "SavedTensorSlices"

@@ -51,19 +51,31 @@ def index_layout(path) -> FileRegion:
     path = os.fspath(path)
     table = TableReader(path, verify=False, cache_blocks=0)
     size = table.file.size
+    v1 = not path.endswith(".index") and _is_v1(path)
+    what = "SavedTensorSlices (a V1 checkpoint)" if v1 else "BundleEntryProto"
     root = FileRegion(path, "index", size, value={"data_blocks": table.num_data_blocks},
-                      explanation="an SSTable: sorted key -> BundleEntryProto, in blocks, then the index and footer",
-                      loader=lambda r: _top_regions(table, size), record=table)
+                      explanation=f"an SSTable: sorted key -> {what}, in blocks, then the index and footer",
+                      loader=lambda r: _top_regions(table, size, "v1" if v1 else "data"), record=table)
     return root
 
 
-def _top_regions(table: TableReader, size: int) -> list[Region]:
+def _is_v1(path: str) -> bool:
+    """A table file not named .index whose header entry holds V1's SavedTensorSlices metadata."""
+    from ..v1.reader import is_v1_checkpoint
+
+    try:
+        return is_v1_checkpoint(path)
+    except Exception:  # damaged files are laid out as plain tables
+        return False
+
+
+def _top_regions(table: TableReader, size: int, data_role: str = "data") -> list[Region]:
     foot = table.footer
     blocks = []
     for i, (sep, h) in enumerate(table.index_entries):
         blocks.append((h, "data_block", f"data block {i}",
                        f"data block {i}: entries with keys <= {_key_label(sep)!r} (separator in the index block)",
-                       "data"))
+                       data_role))
     blocks.append((foot.metaindex_handle, "metaindex_block", "metaindex block",
                    "the metaindex block (empty in TensorFlow: no filters or stats)", "meta"))
     blocks.append((foot.index_handle, "index_block", "index block",
@@ -169,9 +181,12 @@ def _entry_regions(block: Block, base: int, role: str) -> list[Region]:
     out = []
     prev = b""
     for e in block.entries():
-        label = _key_label(e.key) if role == "data" else key_to_name(e.key)
+        label = _key_label(e.key) if role in ("data", "v1") else key_to_name(e.key)
         if role == "data":
             what = "the bundle header (BundleHeaderProto)" if e.key == b"" else "a BundleEntryProto"
+        elif role == "v1":
+            what = ("SavedTensorSlices with the list of every tensor" if e.key == b"" else
+                    "SavedTensorSlices holding one slice's values")
         elif role == "index":
             what = "the handle of the data block holding keys up to this one"
         else:
@@ -209,6 +224,10 @@ def _entry_parts(e, prev: bytes, base: int, role: str) -> list[Region]:
         msg = "BundleHeaderProto" if e.key == b"" else "BundleEntryProto"
         value = Region(vo, vo + e.value_length, "value", msg, None, f"the value: a serialized {msg}",
                        loader=lambda r: message_regions(e.value, 0, len(e.value), msg, base=vo))
+    elif role == "v1":
+        value = Region(vo, vo + e.value_length, "value", "SavedTensorSlices", None,
+                       "the value: a serialized SavedTensorSlices",
+                       loader=lambda r: message_regions(e.value, 0, len(e.value), "SavedTensorSlices", base=vo))
     elif role == "index":
         h, n = BlockHandle.decode(e.value, 0)
         value = _handle_region(e.value, 0, vo, "block handle", "the data block's location")

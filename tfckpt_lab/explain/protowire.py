@@ -84,6 +84,41 @@ SCHEMAS: dict[str, dict[int, Field]] = {
         1: Field("start", "int64", "first index along this axis"),
         2: Field("length", "int64", "how many indices"),
     },
+    # --- the older V1 checkpoint format: one SSTable of SavedTensorSlices
+    "SavedTensorSlices": {
+        1: Field("meta", "message", "the header: every tensor's name, shape, dtype and slices",
+                 message="SavedTensorSliceMeta"),
+        2: Field("data", "message", "the values of one slice of one tensor", message="SavedSlice"),
+    },
+    "SavedTensorSliceMeta": {
+        1: Field("tensor", "message", "one tensor of the checkpoint", message="SavedSliceMeta"),
+        2: Field("versions", "message", "format version", message="VersionDef"),
+    },
+    "SavedSliceMeta": {
+        1: Field("name", "string", "the tensor's name"),
+        2: Field("shape", "message", "its full shape", message="TensorShapeProto"),
+        3: Field("type", "enum", "its element type (a DataType number)", enum=_dtype_name),
+        4: Field("slice", "message", "one stored slice (empty extents = the whole axis)", message="TensorSliceProto"),
+    },
+    "SavedSlice": {
+        1: Field("name", "string", "the tensor this slice belongs to"),
+        2: Field("slice", "message", "which part of the tensor", message="TensorSliceProto"),
+        3: Field("data", "message", "the values, as a TensorProto", message="TensorProto"),
+    },
+    "TensorProto": {
+        1: Field("dtype", "enum", "element type", enum=_dtype_name),
+        2: Field("tensor_shape", "message", "shape", message="TensorShapeProto"),
+        4: Field("tensor_content", "bytes", "the values as raw little-endian bytes"),
+        5: Field("half_val", "packed", "float16/bfloat16 values, as their 16 bits in int32s"),
+        6: Field("float_val", "packed", "float32 values"),
+        7: Field("double_val", "packed", "float64 values"),
+        8: Field("int_val", "packed", "int32/int16/int8/uint8 values"),
+        9: Field("string_val", "bytes", "one string element"),
+        10: Field("scomplex_val", "packed", "complex64 values as (real, imaginary) pairs"),
+        11: Field("int64_val", "packed", "int64 values"),
+        12: Field("bool_val", "packed", "bool values"),
+        13: Field("dcomplex_val", "packed", "complex128 values as (real, imaginary) pairs"),
+    },
     # --- MetaGraphDef (only the parts worth pointing at; the rest stay opaque payloads)
     "MetaGraphDef": {
         1: Field("meta_info_def", "message", "versions, tags and the ops the graph uses", message="MetaInfoDef"),

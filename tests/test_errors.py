@@ -131,3 +131,23 @@ def test_writer_rejects_bad_input(tmp_path):
         w.add("x", np.zeros(1))
     w.abort()
     assert list(tmp_path.iterdir()) == []  # nothing left behind, not even temp files
+
+
+def test_add_slice_rejects_inconsistent_pieces(tmp_path):
+    from tfckpt_lab.bundle import Extent, TensorSlice
+
+    w = tl.BundleWriter(tmp_path / "p")
+    first = TensorSlice((Extent(0, 2), Extent()))
+    w.add_slice("v", (4, 3), first, np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="added twice"):
+        w.add_slice("v", (4, 3), first, np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="full shape"):
+        w.add_slice("v", (5, 3), TensorSlice((Extent(2, 2), Extent())), np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="dtype"):
+        w.add_slice("v", (4, 3), TensorSlice((Extent(2, 2), Extent())), np.zeros((2, 3), np.int32))
+    with pytest.raises(ValueError, match="has shape"):
+        w.add_slice("v", (4, 3), TensorSlice((Extent(2, 2), Extent())), np.zeros((3, 3), np.float32))
+    w.add_slice("v", (4, 3), TensorSlice((Extent(2, 2), Extent())), np.ones((2, 3), np.float32))
+    w.finish()
+    got = tl.load_checkpoint(tmp_path / "p").get_tensor("v")
+    np.testing.assert_array_equal(got, np.r_[np.zeros((2, 3)), np.ones((2, 3))].astype(np.float32))

@@ -140,17 +140,29 @@ class BundleWriter:
             raise
 
     # -- adding tensors -------------------------------------------------------
-    def _new_entry(self, arr: np.ndarray, shard: int):
+    @staticmethod
+    def _entry_proto(dtype, shape):
         from ..protos.tensor_bundle_pb2 import BundleEntryProto
 
         e = BundleEntryProto()
-        e.dtype = dtypes.datatype_for(arr.dtype)
+        e.dtype = dtypes.datatype_for(dtype)
         e.shape.SetInParent()  # TensorFlow always writes the shape, even for scalars
-        for d in arr.shape:
+        for d in shape:
             e.shape.dim.add().size = d
-        e.shard_id = shard
-        e.offset = self._sizes[shard]
         return e
+
+    def _store(self, key: bytes, arr: np.ndarray, shard: int) -> None:
+        """Append ``arr``'s bytes to shard ``shard`` and record its entry under ``key``."""
+        if not 0 <= shard < self.num_shards:
+            raise ValueError(f"shard {shard} out of range for {self.num_shards} shards")
+        entry = self._entry_proto(arr.dtype, arr.shape)
+        entry.shard_id = shard
+        entry.offset = self._sizes[shard]
+        size, crc = self._write_data(arr, shard)
+        entry.size = size
+        entry.crc32c = mask_crc(crc)
+        self._sizes[shard] += size
+        self._entries[key] = entry
 
     def _write_data(self, arr: np.ndarray, shard: int) -> tuple[int, int]:
         f = self._files[shard]
@@ -177,15 +189,7 @@ class BundleWriter:
         """Append one tensor to data shard ``shard``."""
         key = name.encode("utf-8") if isinstance(name, str) else bytes(name)
         self._check_key(key)
-        if not 0 <= shard < self.num_shards:
-            raise ValueError(f"shard {shard} out of range for {self.num_shards} shards")
-        arr = as_tensor(value)
-        entry = self._new_entry(arr, shard)
-        size, crc = self._write_data(arr, shard)
-        entry.size = size
-        entry.crc32c = mask_crc(crc)
-        self._sizes[shard] += size
-        self._entries[key] = entry
+        self._store(key, as_tensor(value), shard)
 
     def add_slice(self, name: str, full_shape, tensor_slice: TensorSlice, value, *, shard: int = 0) -> None:
         """Store one piece of a partitioned variable, as TF1's partitioned savers do.
@@ -198,30 +202,24 @@ class BundleWriter:
         if tensor_slice.shape(full_shape) != arr.shape:
             raise ValueError(f"slice {tensor_slice} of {full_shape} has shape "
                              f"{tensor_slice.shape(full_shape)}, but the value has shape {arr.shape}")
-        key = name.encode("utf-8")
+        key = name.encode("utf-8") if isinstance(name, str) else bytes(name)
         desc = self._entries.get(key)
         if desc is None:
             self._check_key(key)
-            from ..protos.tensor_bundle_pb2 import BundleEntryProto
-
-            desc = BundleEntryProto()
-            desc.dtype = dtypes.datatype_for(arr.dtype)
-            desc.shape.SetInParent()
-            for d in full_shape:
-                desc.shape.dim.add().size = d
-            self._entries[key] = desc
+            desc = self._entry_proto(arr.dtype, full_shape)
         elif not desc.slices:
             raise ValueError(f"{name!r} was already added as a whole tensor")
-        desc.slices.append(tensor_slice.to_proto())
+        elif tuple(d.size for d in desc.shape.dim) != full_shape:
+            raise ValueError(f"{name!r} was first given full shape {[d.size for d in desc.shape.dim]}, "
+                             f"now {list(full_shape)}")
+        elif dtypes.datatype_for(arr.dtype) != desc.dtype:
+            raise ValueError(f"slice {tensor_slice} of {name!r} has dtype {arr.dtype}, unlike the pieces before it")
         piece_key = encode_slice_key(key, tensor_slice)
         if piece_key in self._entries:
             raise ValueError(f"slice {tensor_slice} of {name!r} added twice")
-        entry = self._new_entry(arr, shard)
-        size, crc = self._write_data(arr, shard)
-        entry.size = size
-        entry.crc32c = mask_crc(crc)
-        self._sizes[shard] += size
-        self._entries[piece_key] = entry
+        self._store(piece_key, arr, shard)
+        desc.slices.append(tensor_slice.to_proto())
+        self._entries[key] = desc
 
     def _check_key(self, key: bytes) -> None:
         if key == HEADER_KEY:

@@ -205,13 +205,13 @@ class Block:
             pos = vend
         return out
 
-    def entries(self) -> list[BlockEntry]:
-        """Every entry with its byte offsets (the slower, explanatory path)."""
+    def _walk(self, pos: int = 0):
+        """Decode entries from ``pos`` (a restart point) to the restart array, checking each.
+
+        Yields ``(start, shared, non_shared, value_length, key_offset, value_offset, key)``.
+        """
         data = self.data
         limit = self.restarts_offset
-        restarts = set(self.restarts)
-        out = []
-        pos = 0
         key = b""
         copied, budget = 0, MAX_SHARED_EXPANSION * len(data)
         while pos < limit:
@@ -227,10 +227,15 @@ class Block:
             if copied > budget:
                 raise self._expansion(start)
             key = key[:shared] + data[pos:kend]
-            out.append(BlockEntry(key, data[kend:vend], start, shared, non_shared, vlen, pos, kend,
-                                  start in restarts))
+            yield start, shared, non_shared, vlen, pos, kend, key
             pos = vend
-        return out
+
+    def entries(self) -> list[BlockEntry]:
+        """Every entry with its byte offsets (the slower, explanatory path)."""
+        data = self.data
+        restarts = set(self.restarts)
+        return [BlockEntry(key, data[vo:vo + vlen], start, shared, non_shared, vlen, ko, vo, start in restarts)
+                for start, shared, non_shared, vlen, ko, vo, key in self._walk()]
 
     def _varint(self, pos: int, limit: int) -> tuple[int, int]:
         value, new = decode_varint32(self.data, pos, path=self.path, base=self.base)
@@ -257,28 +262,10 @@ class Block:
         """
         keys = _RestartKeys(self)
         # Last restart whose key is < target (or 0).
-        idx = bisect.bisect_left(keys, target) - 1
-        idx = max(idx, 0)
-        pos = self.restarts[idx]
-        data = self.data
-        limit = self.restarts_offset
-        key = b""
-        copied, budget = 0, MAX_SHARED_EXPANSION * len(data)
-        while pos < limit:
-            shared, pos = self._varint(pos, limit)
-            non_shared, pos = self._varint(pos, limit)
-            vlen, pos = self._varint(pos, limit)
-            kend = pos + non_shared
-            vend = kend + vlen
-            if shared > len(key) or vend > limit:
-                raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", pos)
-            copied += shared
-            if copied > budget:
-                raise self._expansion(pos)
-            key = key[:shared] + data[pos:kend]
+        idx = max(bisect.bisect_left(keys, target) - 1, 0)
+        for _start, _shared, _non_shared, vlen, _ko, vo, key in self._walk(self.restarts[idx]):
             if key >= target:
-                return key, data[kend:vend]
-            pos = vend
+                return key, self.data[vo:vo + vlen]
         return None
 
 

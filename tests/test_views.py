@@ -67,6 +67,27 @@ def test_tensor_values_render(value):
     _render(tensor_values(value, "t"))
 
 
+def test_figures_show_themselves_as_a_cell_result(small):
+    """A returned figure is the cell's picture in a notebook: IPython finds a PNG for it (no pyplot)."""
+    from IPython.core.formatters import DisplayFormatter
+
+    from tfckpt_lab.views.plots import index_anatomy, shard_map, tensor_values
+
+    for fig in (shard_map(small), index_anatomy(small + ".index"), tensor_values(np.ones((2, 3)), "t")):
+        data, _ = DisplayFormatter().format(fig)
+        assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_heatmap_and_stem_ticks_are_element_indices():
+    from tfckpt_lab.views.plots import tensor_values
+
+    ax = tensor_values(np.arange(12.0).reshape(3, 4), "t").axes[0]
+    assert all(float(t).is_integer() for t in ax.get_yticks()), ax.get_yticks()
+    assert all(float(t).is_integer() for t in ax.get_xticks()), ax.get_xticks()
+    ax = tensor_values(np.linspace(-1, 1, 20), "t").axes[0]
+    assert all(float(t).is_integer() for t in ax.get_xticks()), ax.get_xticks()
+
+
 def test_shard_map_of_10000_tensors_is_quick():
     from tfckpt_lab.views.plots import shard_map
 
@@ -229,6 +250,8 @@ def test_checksum_lab_catches_flips_and_says_where(small):
     from tfckpt_lab.widgets import ChecksumLab
 
     lab = ChecksumLab(small)
+    fresh = lab.to_html()  # before any flip, the static page still names the files to try
+    assert "nothing flipped yet" in fresh and os.path.basename(small) + ".index" in fresh
     e_off = None
     from tfckpt_lab.bundle.reader import BundleReader
 

@@ -21,11 +21,31 @@ from .palette import GREY, OKABE_ITO, dtype_color, kind_color
 __all__ = ["shard_map", "index_anatomy", "tensor_values", "diff_bars", "figure_png"]
 
 
+_FIGURE_CLASS = None
+
+
+def _figure_class():
+    """``Figure`` plus ``_repr_png_``, so a returned figure shows itself as a notebook cell's result.
+
+    Without pyplot no inline backend registers a formatter for ``Figure``, and a plain
+    ``Figure`` would print as ``<Figure size ...>`` only.
+    """
+    global _FIGURE_CLASS
+    if _FIGURE_CLASS is None:
+        from matplotlib.figure import Figure
+
+        class NotebookFigure(Figure):
+            def _repr_png_(self):
+                return figure_png(self)
+
+        _FIGURE_CLASS = NotebookFigure
+    return _FIGURE_CLASS
+
+
 def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = _figure_class()(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -142,15 +162,21 @@ def _anatomy_parts(tree):
     return parts
 
 
-def _draw_parts(ax, parts, lo, hi, label_all: bool):
+_INCHES_PER_CHAR = 0.055  # a 7-point sans-serif character, roughly
+
+
+def _draw_parts(ax, parts, lo, hi, label_all: bool, axes_inches: float):
     for s, e, kind, label in parts:
         if e <= lo or s >= hi:
             continue
         ax.broken_barh([(s, e - s)], (0, 1), facecolors=kind_color(kind), edgecolors="white", linewidths=0.8)
         frac = (min(e, hi) - max(s, lo)) / max(hi - lo, 1)
         if frac > 0.07 or (label_all and frac > 0.025):
-            text = f"{label}\n{e - s} B"
-            ax.text((max(s, lo) + min(e, hi)) / 2, 0.5, text, ha="center", va="center", fontsize=7, clip_on=True)
+            fits = frac * axes_inches / _INCHES_PER_CHAR  # characters that fit across this part
+            text = f"{label}\n{e - s} B" if fits >= len(label) else f"{e - s} B" if fits >= len(f"{e - s} B") else ""
+            if text:
+                ax.text((max(s, lo) + min(e, hi)) / 2, 0.5, text, ha="center", va="center", fontsize=7,
+                        clip_on=True)
     ax.set_xlim(lo, hi)
     ax.set_ylim(0, 1)
     ax.set_yticks([])
@@ -173,11 +199,12 @@ def index_anatomy(source, *, zoom: bool = True, width: float = 10.0):
     need_zoom = zoom and tree.end > 0 and (tree.end - tail_start) / tree.end < 0.25
     fig = _figure(width, 2.6 if need_zoom else 1.6)
     axes = fig.subplots(2, 1) if need_zoom else [fig.add_subplot()]
-    _draw_parts(axes[0], parts, 0, max(tree.end, 1), label_all=False)
+    axes_inches = width * 0.8  # the legend takes the rest
+    _draw_parts(axes[0], parts, 0, max(tree.end, 1), label_all=False, axes_inches=axes_inches)
     axes[0].set_title(f"{os.path.basename(getattr(tree, 'path', ''))}: {tree.end} bytes, to scale", fontsize=10)
     if need_zoom:
         lo = max(0, tail_start - (tree.end - tail_start) // 4)
-        _draw_parts(axes[1], parts, lo, tree.end, label_all=True)
+        _draw_parts(axes[1], parts, lo, tree.end, label_all=True, axes_inches=axes_inches)
         axes[1].set_title(f"zoom: bytes {lo}..{tree.end} (the tail)", fontsize=9)
         axes[0].axvspan(lo, tree.end, ymin=0, ymax=1, facecolor="none", edgecolor="black", linewidth=1.5)
     axes[-1].set_xlabel("byte offset")
@@ -238,6 +265,14 @@ def tensor_values(value, name: str = "", *, width: float = 6.0, max_cells: int =
     return fig
 
 
+def _integer_ticks(axis, step: int = 1) -> None:
+    """Ticks only at whole element positions, labelled with the element's index (``step`` apart)."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{int(round(v)) * step}"))
+
+
 def _values_on(ax, b: np.ndarray, label: str, max_cells: int, fig) -> None:
     if b.size == 0:
         ax.text(0.5, 0.5, "empty tensor (no elements)", ha="center", va="center", transform=ax.transAxes)
@@ -256,12 +291,15 @@ def _values_on(ax, b: np.ndarray, label: str, max_cells: int, fig) -> None:
         m = m[::rs, ::cs]
         im = ax.imshow(m, cmap="cividis", aspect="auto", interpolation="nearest")
         fig.colorbar(im, ax=ax, label=label)
-        ax.set_xlabel("column" + (f" (every {cs}th)" if cs > 1 else "") + (" (trailing axes flattened)" if b.ndim > 2 else ""))
-        ax.set_ylabel("row" + (f" (every {rs}th)" if rs > 1 else ""))
+        _integer_ticks(ax.xaxis, cs)
+        _integer_ticks(ax.yaxis, rs)
+        ax.set_xlabel("column" + (f" (one in {cs} shown)" if cs > 1 else "") + (" (trailing axes flattened)" if b.ndim > 2 else ""))
+        ax.set_ylabel("row" + (f" (one in {rs} shown)" if rs > 1 else ""))
         return
     flat = b.reshape(-1)
     if flat.size <= 64:
         ax.stem(np.arange(flat.size), flat, linefmt=OKABE_ITO["blue"], markerfmt="o", basefmt=GREY)
+        _integer_ticks(ax.xaxis)
         ax.set_xlabel("index")
         ax.set_ylabel(label)
         return

@@ -14,6 +14,12 @@ from ..explain import innermost_region, layout
 from ..views.hexview import hex_html, region_html
 from ._common import StaticFallback
 
+
+def _byte_range(start, end) -> str:
+    if start is None:
+        return "the whole file"
+    return f"[{start}, {end})" if end is not None else f"from {start}"
+
 __all__ = ["ChecksumLab", "checkpoint_files"]
 
 
@@ -132,13 +138,18 @@ class ChecksumLab(StaticFallback, w.VBox):
 
     def to_html(self) -> str:
         if self._region is None:
-            return "<i>pick a file and a byte, then flip it</i>"
+            files = "".join(f"<li><code>{html.escape(os.path.basename(p))}</code>: {os.path.getsize(p):,} bytes</li>"
+                            for p in self.files)
+            return (f"<b>Checksum lab</b> on <code>{html.escape(os.path.basename(self.prefix))}</code>: nothing "
+                    "flipped yet. Pick one of its files and a byte offset, then <b>flip &amp; verify</b>: the lab "
+                    "damages a copy and says which check, if any, catches it, and where."
+                    f"<ul>{files}</ul>")
         head = (f"<b>flipped</b> byte {self.offset} of <code>{html.escape(os.path.basename(self.target))}</code>: "
                 f"{self._old:#04x} → {self._new:#04x}<br>")
         if self.caught:
             rows = "".join(
                 f"<tr><td>{html.escape(p['kind'])}</td><td><code>{html.escape(p['file'])}</code></td>"
-                f"<td>{'' if p['start'] is None else p['start']}..{'' if p['end'] is None else p['end']}</td>"
+                f"<td>{_byte_range(p['start'], p['end'])}</td>"
                 f"<td>{'yes' if p['covers_flip'] else ''}</td><td>{html.escape(p['message'])}</td></tr>"
                 for p in self.problems)
             verdict = ("<b style='color:#D55E00'>caught</b>: <table><tr><th>check</th><th>file</th><th>bytes</th>"

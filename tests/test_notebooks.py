@@ -30,7 +30,7 @@ TIME_LIMIT = 60.0  # seconds per notebook, as the house style asks
 nbformat = pytest.importorskip("nbformat")
 
 
-def _execute(path: Path, tmp_path: Path, *, with_tf: bool = False) -> float:
+def _execute(path: Path, tmp_path: Path, *, with_tf: bool = False, executed: list | None = None) -> float:
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     nb = nbformat.reads(sync.stripped_text(path), as_version=4)
@@ -57,6 +57,8 @@ def _execute(path: Path, tmp_path: Path, *, with_tf: bool = False) -> float:
             assert out.get("output_type") != "error", f"{path.name}: {out.get('ename')}: {out.get('evalue')}"
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 assert "Traceback" not in out.get("text", ""), f"{path.name}: {out['text']}"
+    if executed is not None:
+        executed.append(nb)
     return elapsed
 
 
@@ -79,12 +81,18 @@ def test_there_are_notebooks():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path, tmp_path):
-    elapsed = _execute(path, tmp_path)
+    executed: list = []
+    elapsed = _execute(path, tmp_path, executed=executed)
     _record_time(path.stem, elapsed)
     print(f"{path.name}: {elapsed:.1f} s")
     assert elapsed < TIME_LIMIT, f"{path.name} took {elapsed:.0f} s; a notebook should run in under a minute"
     # a notebook writes only into its working folder
     assert not (ROOT / "tfckpt_lab" / "work").exists()
+    # a cell that ends with a plot shows it as a picture, not as "<Figure size ...>"
+    for cell in executed[0].cells:
+        last = cell.source.strip().splitlines()[-1] if cell.cell_type == "code" and cell.source.strip() else ""
+        if any(last.startswith(f) for f in ("index_anatomy(", "shard_map(", "tensor_values(")):
+            assert any("image/png" in out.get("data", {}) for out in cell.outputs), f"{path.name}: no picture for {last}"
 
 
 @pytest.mark.tf
@@ -130,6 +138,18 @@ def test_exercise_checkers(exercise_id):
     assert not unanswered.ok and "..." in unanswered.message
     assert ex.hint and ex.hint not in (str(ex.reference_answer()),)
     assert "not yet" in repr(tutorial.check(exercise_id, "certainly wrong 12345")) or exercise_id == "06-1"
+
+
+@pytest.mark.parametrize("exercise_id, answer, says", [
+    ("03-1", "800, 900, 1000", "right"),          # a list typed as text is still a list of steps
+    ("03-2", "300 600 800 900 1000", "right"),
+    ("03-1", 1000, "list of step numbers"),
+    ("05-2", "layer1/kernel:0", "no ':0'"),       # the right tensor, named as a graph tensor
+    ("05-2", "layer7/kernel", "not a tensor of the mystery checkpoint"),
+    ("05-2", "layer0/bias", "reads back without complaint"),
+])
+def test_exercise_feedback_for_near_misses(exercise_id, answer, says):
+    assert says in repr(tutorial.check(exercise_id, answer))
 
 
 def test_shipped_tensorflow_checkpoints_match_the_fixtures():

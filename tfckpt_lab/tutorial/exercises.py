@@ -120,6 +120,15 @@ def _names(answer) -> set[str]:
     return {str(a).strip() for a in answer}
 
 
+def _steps(answer) -> list[int]:
+    """Step numbers from a list, or from text such as ``"800, 900, 1000"``."""
+    if isinstance(answer, str):
+        answer = answer.replace(",", " ").replace("[", " ").replace("]", " ").split()
+    elif isinstance(answer, (int, float)):
+        raise TypeError("expected a list of step numbers, such as [100, 200]")
+    return sorted(_int(a) for a in answer)
+
+
 def _kind(word: str) -> str:
     w = word.lower().lstrip(".").strip()
     if w.startswith("data"):
@@ -296,7 +305,7 @@ _STEPS = list(range(100, 1001, 100))
           "Each save beyond max_to_keep deletes the oldest checkpoint in the list.",
           [800, 900, 1000])
 def _03_1(answer):
-    steps = sorted(_int(a) for a in answer)
+    steps = _steps(answer)
     want = kept_after(_STEPS, [60.0 * i for i in range(10)], 3)
     if steps == want:
         return True, "only the newest three survive; each older one was deleted when a newer one was saved."
@@ -315,7 +324,7 @@ def _03_1(answer):
           "anyway if it was saved at least 2 hours after the last one kept that way (at first: t = 0).",
           [300, 600, 800, 900, 1000])
 def _03_2(answer):
-    steps = sorted(_int(a) for a in answer)
+    steps = _steps(answer)
     times = [45 * 60.0 * (i + 1) for i in range(10)]
     want = kept_after(_STEPS, times, 3, 2)
     if steps == want:
@@ -473,9 +482,14 @@ def _05_2(answer):
     if a == _MYSTERY_VICTIM:
         return True, ("its bytes no longer match the CRC-32C stored in its index entry, so the reader "
                       "refuses to return it; the other five tensors still read fine.")
-    if a.startswith("layer") and "/" in a:
+    if a.endswith(":0") and a[:-2] == _MYSTERY_VICTIM:
+        return False, ("that is the one, but checkpoint keys have no ':0': that suffix names a graph "
+                       "tensor, not a saved variable. Answer with the key as list_variables shows it.")
+    names = {f"layer{i}/{part}" for i in range(3) for part in ("kernel", "bias")}
+    if a in names:
         return False, f"{a} reads back without complaint. Which tensor's checksum fails?"
-    return False, "answer with a tensor name such as 'layer0/bias'."
+    return False, (f"{a!r} is not a tensor of the mystery checkpoint; tl.list_variables(mystery) "
+                   "lists its six names.")
 
 
 @register("05-3",

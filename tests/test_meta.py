@@ -250,3 +250,11 @@ def test_tf_restores_through_our_saver_meta(tf, tmp_path):
     assert os.path.exists(prefix + ".meta")
     values, _, _, _ = _tf_restore(tf, prefix, ["w", "global_step"])
     assert values["w"].tolist() == [3.0, 4.0] and values["global_step"] == 7
+
+
+def test_meta_graph_draws_itself_in_a_notebook(tmp_path):
+    """A MetaGraph as a cell's result is a table of its variables, the saver and the ops."""
+    saver = tl.Saver()
+    prefix = saver.save({"w1": np.ones(2, np.float32)}, str(tmp_path / "m"), global_step=1, write_meta_graph=True)
+    page = tl.read_meta_graph(prefix + ".meta")._repr_html_()
+    assert "<table>" in page and "<code>w1</code>" in page and "save/restore_all" in page and "VariableV2" in page

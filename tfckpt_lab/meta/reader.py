@@ -279,6 +279,27 @@ class MetaGraph:
         return (f"<MetaGraph {self.path!r}: {len(self.proto.graph_def.node)} nodes, "
                 f"{len(self.variables)} variables>")
 
+    def _repr_html_(self) -> str:
+        """A notebook summary: the variables, the saver's settings and the ops by count."""
+        import html
+
+        e = html.escape
+        rows = "".join(
+            f"<tr><td><code>{e(v.name)}</code></td><td>{e(str(v.dtype))}</td><td>{e(str(v.shape))}</td>"
+            f"<td>{e(str(v.op))}</td><td>{e(', '.join(v.collections))}</td><td><code>{e(str(v.checkpoint_key))}</code></td></tr>"
+            for v in self.variables[:200])
+        more = f"<i>... and {len(self.variables) - 200} more</i>" if len(self.variables) > 200 else ""
+        sd = self.saver_def
+        saver = ("no SaverDef" if sd is None else
+                 f"saver: restore op <code>{e(sd.restore_op_name)}</code>, filename tensor "
+                 f"<code>{e(sd.filename_tensor_name)}</code>, max_to_keep {sd.max_to_keep}, "
+                 f"keep every {sd.keep_checkpoint_every_n_hours:g} h")
+        ops = ", ".join(f"{e(op)} {n}" for op, n in self.op_counts.most_common(12))
+        return (f"<b>MetaGraph</b> <code>{e(str(self.path))}</code>: {len(self.proto.graph_def.node)} nodes, "
+                f"{len(self.variables)} variables<br><table><tr><th>variable</th><th>dtype</th><th>shape</th>"
+                f"<th>op</th><th>collections</th><th>checkpoint key</th></tr>{rows}</table>{more}"
+                f"{saver}<br>ops: {ops}")
+
 
 def read_meta_graph(path) -> MetaGraph:
     """Parse a ``.meta`` file (or the ``.meta`` of a checkpoint prefix) into a :class:`MetaGraph`.

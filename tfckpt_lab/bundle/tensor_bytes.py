@@ -16,7 +16,18 @@ String tensors (``DT_STRING``)::
     bytes       : the n elements' bytes, concatenated
     crc32c      : CRC over (lengths as uint32/uint64, length_crc, bytes)
 
-The entry's ``crc32c`` field stores the *masked* checksum in both cases.
+Variant tensors (``DT_VARIANT``, e.g. a ``tf.data`` iterator's state), per element::
+
+    length   : varint64       -- byte length of the serialized VariantTensorDataProto
+    proto    : byte[length]
+    elem_crc : fixed32        -- the running CRC so far, masked: over every earlier element's
+                                 (length as little-endian uint64, proto, elem_crc), then this
+                                 element's length (as uint64) and proto
+    crc32c   : the running CRC after the last elem_crc (stored in the entry, as always)
+
+They cannot be read into numpy, but :func:`check_variant_bytes` verifies both checksums.
+
+The entry's ``crc32c`` field stores the *masked* checksum in every case.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ __all__ = [
     "StringLayout",
     "parse_string_layout",
     "decode_strings",
+    "check_variant_bytes",
 ]
 
 _U32 = struct.Struct("<I")
@@ -159,3 +171,35 @@ def decode_strings(buf, shape, *, path=None, base: int = 0, verify: bool = True,
     for i, (start, n) in enumerate(zip(layout.data_offsets, layout.lengths)):
         out[i] = bytes(mv[start:start + n])
     return out.reshape(tuple(shape))
+
+
+def check_variant_bytes(buf, count: int, *, path=None, base: int = 0, expected_crc: int | None = None) -> None:
+    """Walk a stored variant tensor of ``count`` elements and check every checksum in it.
+
+    ``expected_crc`` is the entry's unmasked CRC.  Raises a CorruptionError naming the byte range.
+    """
+    total = len(buf)
+    mv = memoryview(buf)
+    pos = 0
+    crc = 0
+    for _ in range(count):
+        start = pos
+        n, pos = decode_varint(buf, pos, path=path, base=base)
+        if pos + n + 4 > total:
+            raise TruncatedError(f"variant element of {n} bytes runs past the tensor's {total} stored bytes",
+                                 path=path, offset=base + start, end=base + total)
+        crc = crc32c_extend(crc32c_extend(crc, _U64.pack(n)), mv[pos:pos + n])
+        stored = _U32.unpack_from(buf, pos + n)[0]
+        if unmask_crc(stored) != crc:
+            raise ChecksumMismatchError(
+                f"variant element checksum mismatch (stored {unmask_crc(stored):#010x}, computed "
+                f"{crc:#010x})", path=path, offset=base + start, end=base + pos + n + 4)
+        crc = crc32c_extend(crc, mv[pos + n:pos + n + 4])
+        pos += n + 4
+    if pos != total:
+        raise MalformedError(f"variant tensor has {total - pos} unexplained trailing bytes", path=path,
+                             offset=base + pos, end=base + total)
+    if expected_crc is not None and crc != expected_crc:
+        raise ChecksumMismatchError(
+            f"tensor checksum mismatch (stored {expected_crc:#010x}, computed {crc:#010x})",
+            path=path, offset=base, end=base + total)

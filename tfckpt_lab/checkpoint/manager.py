@@ -82,7 +82,9 @@ class CheckpointManager:
         num_shards: number of data files per checkpoint.
         shard_of: ``shard_of(name, index) -> shard`` (default round robin).
         durable: fsync the bundle's files.
-        writer: ``writer(prefix, variables, save_counter)`` writes one checkpoint;
+        writer: ``writer(prefix, variables, save_counter, **options)`` writes one checkpoint,
+            where ``options`` holds ``num_shards``, ``shard_of`` and ``durable`` when they are not
+            the defaults;
             the hook for object-graph checkpoints.  Default: :func:`write_flat_checkpoint`.
             ``writer=tfckpt_lab.meta.object_writer.write_object_checkpoint`` writes
             TF2's object form (nested mappings as the object tree), which
@@ -168,7 +170,16 @@ class CheckpointManager:
 
     def _write_checkpoint(self, prefix: str, variables: Mapping) -> None:
         if self._writer is not None:
-            self._writer(prefix, variables, self.save_counter)
+            # Settings that differ from the defaults are handed on (write_object_checkpoint takes
+            # them all); a writer that cannot take them fails loudly rather than ignoring them.
+            options = {}
+            if self.num_shards != 1:
+                options["num_shards"] = self.num_shards
+            if self.shard_of is not None:
+                options["shard_of"] = self.shard_of
+            if self.durable:
+                options["durable"] = True
+            self._writer(prefix, variables, self.save_counter, **options)
         else:
             write_flat_checkpoint(prefix, variables, self.save_counter, num_shards=self.num_shards,
                                   shard_of=self.shard_of, durable=self.durable)

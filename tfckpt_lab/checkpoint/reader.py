@@ -27,9 +27,18 @@ def resolve_prefix(ckpt_dir_or_prefix) -> str:
         if latest is None:
             latest = _v1_glob_from_state(p)
         if latest is None:
+            found = sorted(n[: -len(".index")] for n in os.listdir(p) if n.endswith(".index"))
+            if os.path.exists(os.path.join(p, "variables", "variables.index")):  # a SavedModel
+                found.append(os.path.join("variables", "variables"))
+            hint = ""
+            if found:  # e.g. tf.train.Checkpoint.write() or a SavedModel's variables/: no state file
+                shown = ", ".join(os.path.join(p, n) for n in found[:3]) + (", ..." if len(found) > 3 else "")
+                hint = f"; it holds checkpoint(s) you can open by prefix: {shown}"
             raise CheckpointNotFoundError(
-                "no 'checkpoint' state file naming an existing checkpoint in this directory", path=p)
+                "no 'checkpoint' state file naming an existing checkpoint in this directory" + hint, path=p)
         return latest
+    if not is_url(p) and p.endswith(("/", os.sep)):
+        raise CheckpointNotFoundError("no such directory", path=p)
     for suffix in (".index", ".meta"):
         if p.endswith(suffix):
             return p[: -len(suffix)]

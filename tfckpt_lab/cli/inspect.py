@@ -26,9 +26,11 @@ def _jsonable(value):
             return value.decode("utf-8")
         except UnicodeDecodeError:
             return {"hex": value.hex()}
+    if isinstance(value, list):  # the nested lists of a string tensor of rank 2 or more
+        return [_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
         if value.dtype == object:
-            return [_jsonable(v) for v in value.tolist()] if value.ndim else _jsonable(value.item())
+            return _jsonable(value.tolist())
         if np.iscomplexobj(value):
             return {"real": value.real.tolist(), "imag": value.imag.tolist()}
         if value.dtype.kind not in "biuf":  # bfloat16 and friends

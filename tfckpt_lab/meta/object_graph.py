@@ -269,7 +269,13 @@ class ObjectGraph:
         try:
             e = self.reader.entry(key)
         except KeyError:
-            return "  (missing from the checkpoint!)"
+            # A value saved as several tensors (a lookup table's keys and values) is stored
+            # under its checkpoint key plus a suffix per tensor: "t/.ATTRIBUTES/table-keys".
+            parts = sorted(n for n in self.reader.keys() if n.startswith(key))
+            if not parts:
+                return "  (missing from the checkpoint!)"
+            return "  (" + ", ".join(f"{n[len(key):]}: {self.reader.entry(n).dtype_name}"
+                                     f"{list(self.reader.entry(n).shape)}" for n in parts) + ")"
         return f"  {e.dtype_name}{list(e.shape)}"
 
     def tree(self) -> str:

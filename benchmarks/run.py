@@ -41,6 +41,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# Measure the tfckpt_lab of this checkout (here and in the subprocesses), not whichever one is installed.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+
 import numpy as np  # noqa: E402
 
 import tfckpt_lab as tl  # noqa: E402

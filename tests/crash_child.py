@@ -41,6 +41,7 @@ def main(root: str) -> None:
         saver.recover_last_checkpoints(state.all_model_checkpoint_paths)
     manager = CheckpointManager(manager_dir, max_to_keep=3)
     manager.restore_or_initialize()
+    print("ready", flush=True)  # the parent times its kill from here, not from the (load-dependent) imports
     while True:
         step += 1
         saver.save(model(step), os.path.join(saver_dir, "model"), global_step=step)

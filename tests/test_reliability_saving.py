@@ -97,6 +97,18 @@ def _moment(names: list[str]) -> str:
     return "while writing " + "+".join(sorted(kinds))
 
 
+def _wait_ready(child, timeout: float = 120.0) -> None:
+    """Wait for the child's "ready" line (imports and recovery done), however loaded the machine is."""
+    import select
+
+    ready, _, _ = select.select([child.stdout], [], [], timeout)
+    line = child.stdout.readline() if ready else b""
+    if line.strip() != b"ready":
+        child.kill()
+        child.wait()
+        pytest.fail(f"child did not get ready: {child.stderr.read().decode()[-2000:]}")
+
+
 @posix_only
 def test_sigkill_during_saves_never_breaks_the_latest_checkpoint(tmp_path):
     rng = random.Random(8)
@@ -106,24 +118,29 @@ def test_sigkill_during_saves_never_breaks_the_latest_checkpoint(tmp_path):
     t0 = time.time()
     for i in range(KILLS):
         child = subprocess.Popen([sys.executable, str(Path(__file__).parent / "crash_child.py"), str(tmp_path)],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.4, 1.6))  # imports take ~0.3 s; then a save every ~50-100 ms
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _wait_ready(child)
+        time.sleep(rng.uniform(0.0, 1.2))  # a save every ~50-100 ms on a quiet machine
         if child.poll() is not None:
             pytest.fail(f"child exited by itself: {child.stderr.read().decode()[-2000:]}")
         child.send_signal(signal.SIGKILL)
         child.wait()
         child.stderr.close()
+        child.stdout.close()
         moments[_moment(_leftovers(str(tmp_path)))] += 1
         latest_seen.append((_check_directory(str(tmp_path / "saver"), "saver"),
                             _check_directory(str(tmp_path / "manager"), "manager")))
     # One more run that is allowed to finish a save: it clears the debris of the kills.
     child = subprocess.Popen([sys.executable, str(Path(__file__).parent / "crash_child.py"), str(tmp_path)],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(2.0)
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_ready(child)
+    time.sleep(1.0)
     child.send_signal(signal.SIGSTOP)  # freeze it between two file operations, not inside one
     before = set(_leftovers(str(tmp_path)))
     child.kill()
     child.wait()
+    child.stdout.close()
+    child.stderr.close()
     steps = [int(s.rsplit("-", 1)[1]) for s, _ in latest_seen if s != "none"]
     assert steps == sorted(steps), "latest checkpoint went backwards"
     assert steps and steps[-1] > KILLS // 2, "the child hardly ever completed a save"

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import mmap
 import os
+import stat
 import threading
 
-from .errors import CheckpointNotFoundError, TruncatedError
+from .errors import CheckpointNotFoundError, TruncatedError, UnsupportedError
 
 __all__ = ["RandomAccessFile", "open_random_access", "is_url"]
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def is_url(path) -> bool:
@@ -25,24 +28,36 @@ class RandomAccessFile:
 
     def __init__(self, path):
         self.path = os.fspath(path)
+        self._fd = None
         try:
-            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+            # (It has no effect on regular files, the only kind accepted below.)
+            fd = os.open(self.path, os.O_RDONLY | _O_NONBLOCK | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
             raise CheckpointNotFoundError("file not found", path=self.path) from None
         except IsADirectoryError:
             raise CheckpointNotFoundError("is a directory, not a file", path=self.path) from None
-        self.size = os.fstat(self._fd).st_size
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise CheckpointNotFoundError("is a directory, not a file", path=self.path)
+            raise UnsupportedError("not a regular file (a FIFO, device or socket); checkpoint files must be "
+                                   "regular files", path=self.path)
+        self._fd = fd
+        self.size = st.st_size
         self._mmap = None
         self._lock = threading.Lock()
 
     def pread(self, offset: int, n: int) -> bytes:
         """Exactly ``n`` bytes at ``offset``, or :class:`TruncatedError`."""
+        fd = self._open_fd()
         if offset < 0 or n < 0 or offset + n > self.size:
             raise TruncatedError(f"read of {n} bytes at offset {offset} runs past the end of the "
                                  f"{self.size}-byte file", path=self.path, offset=offset, end=offset + n)
-        out = os.pread(self._fd, n, offset)
+        out = os.pread(fd, n, offset)
         while len(out) < n:  # short reads are legal; finish the job
-            more = os.pread(self._fd, n - len(out), offset + len(out))
+            more = os.pread(fd, n - len(out), offset + len(out))
             if not more:
                 raise TruncatedError("file shrank while reading", path=self.path, offset=offset + len(out))
             out += more
@@ -50,6 +65,7 @@ class RandomAccessFile:
 
     def readinto(self, offset: int, buffer) -> None:
         """Fill the writable ``buffer`` with the bytes at ``offset``."""
+        fd = self._open_fd()
         view = memoryview(buffer).cast("B")
         n = len(view)
         if offset < 0 or offset + n > self.size:
@@ -59,9 +75,9 @@ class RandomAccessFile:
         preadv = getattr(os, "preadv", None)
         while done < n:
             if preadv is not None:
-                got = preadv(self._fd, [view[done:]], offset + done)
+                got = preadv(fd, [view[done:]], offset + done)
             else:  # pragma: no cover - Windows/macOS without preadv
-                chunk = os.pread(self._fd, n - done, offset + done)
+                chunk = os.pread(fd, n - done, offset + done)
                 got = len(chunk)
                 view[done:done + got] = chunk
             if got <= 0:
@@ -77,8 +93,14 @@ class RandomAccessFile:
             return memoryview(b"")
         with self._lock:
             if self._mmap is None:
-                self._mmap = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
+                self._mmap = mmap.mmap(self._open_fd(), 0, access=mmap.ACCESS_READ)
         return memoryview(self._mmap)[offset:offset + n]
+
+    def _open_fd(self) -> int:
+        fd = self._fd
+        if fd is None:
+            raise ValueError(f"I/O operation on a closed checkpoint file: {self.path}")
+        return fd
 
     def close(self) -> None:
         # A mapped region stays valid for views already handed out (the mmap object

@@ -78,6 +78,7 @@ class BundleReader:
         self._entry_cache: dict[bytes, BundleEntry] = {}
         self._data: dict[int, RandomAccessFile] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     # -- header & entries -----------------------------------------------------
     @property
@@ -201,9 +202,32 @@ class BundleReader:
         with self._lock:
             f = self._data.get(shard)
             if f is None:
+                if self._closed:
+                    raise ValueError(f"I/O operation on a closed checkpoint reader: {self.prefix}")
+                self._check_not_replaced()
                 f = open_random_access(data_path(self.prefix, shard, self.num_shards))
                 self._data[shard] = f
         return f
+
+    def _check_not_replaced(self) -> None:
+        """Refuse to open a data shard of a newer save at the same prefix (its offsets are not ours).
+
+        Shards are opened lazily; if the ``.index`` now at our path is another file than the
+        one we opened, a save has replaced the checkpoint and its shards hold other bytes.
+        (A missing index is fine: rotation deletes it first, and our shards may still be there.)
+        """
+        fd = getattr(self.table.file, "_fd", None)
+        if fd is None:  # fsspec: no way to tell
+            return
+        try:
+            now = os.stat(self.index_path)
+        except OSError:
+            return
+        opened = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
+            raise CheckpointNotFoundError(
+                "this checkpoint was replaced by a newer save at the same prefix after the reader opened "
+                "it; its data shards belong to the new save (open the checkpoint again)", path=self.index_path)
 
     def _check_range(self, e: BundleEntry) -> RandomAccessFile:
         f = self.data_file(e.shard_id)
@@ -338,6 +362,7 @@ class BundleReader:
     def close(self) -> None:
         self.table.close()
         with self._lock:
+            self._closed = True
             for f in self._data.values():
                 f.close()
             self._data.clear()

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import glob
 import os
+import re
+import stat
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -74,13 +76,84 @@ def _proto_class():
     return P
 
 
+#: Larger state files are refused (read as "no state").  TensorFlow writes one short line per
+#: kept checkpoint; 16 MiB is >100,000 of them.
+MAX_STATE_FILE_BYTES = 16 * 2**20
+#: Text that is not in the one-field-per-line form TensorFlow writes goes through protobuf's
+#: pure-Python text_format parser (~50 us a line); past this size it is refused instead.
+MAX_SLOW_PARSE_BYTES = 2**20
+
+_STATE_LINE = re.compile(r'[ \t]*(model_checkpoint_path|all_model_checkpoint_paths|all_model_checkpoint_timestamps'
+                         r'|last_preserved_timestamp)[ \t]*:[ \t]*(?:"([^"\\\n]*)"|([-+.0-9eE]+))[ \t]*')
+_STRING_FIELDS = {"model_checkpoint_path": False, "all_model_checkpoint_paths": True}
+
+
+class StateParseError(ValueError):
+    """A state file that is too large, or too convoluted to parse cheaply."""
+
+
+def _parse_canonical(text: str, proto) -> bool:
+    """Fill ``proto`` from text of one ``field: value`` per line (what TensorFlow writes); False if not that."""
+    fullmatch = _STATE_LINE.fullmatch
+    for line in text.splitlines():
+        m = fullmatch(line)
+        if m is None:
+            if line.strip():
+                return False
+            continue
+        name, sval, nval = m.groups()
+        if name in _STRING_FIELDS:
+            if sval is None:
+                return False
+            if _STRING_FIELDS[name]:
+                proto.all_model_checkpoint_paths.append(sval)
+            else:
+                proto.model_checkpoint_path = sval
+        else:
+            if nval is None:
+                return False
+            try:
+                x = float(nval)
+            except ValueError:
+                return False
+            if name == "last_preserved_timestamp":
+                proto.last_preserved_timestamp = x
+            else:
+                proto.all_model_checkpoint_timestamps.append(x)
+    return True
+
+
 def parse_state_text(text: str, *, path=None):
-    """Parse the text of a state file into a CheckpointState proto (raises text_format.ParseError)."""
+    """Parse the text of a state file into a CheckpointState proto.
+
+    TensorFlow's own one-field-per-line text is parsed directly; anything else (comments,
+    escapes, other spellings) goes to ``text_format`` (raises ``text_format.ParseError``),
+    but only up to :data:`MAX_SLOW_PARSE_BYTES` (:class:`StateParseError` beyond).
+    """
+    proto = _proto_class()()
+    if _parse_canonical(text, proto):
+        return proto
+    if len(text) > MAX_SLOW_PARSE_BYTES:
+        raise StateParseError(f"{len(text)} characters not in the form TensorFlow "
+                              f"writes (more than {MAX_SLOW_PARSE_BYTES} are not parsed)")
     from google.protobuf import text_format
 
     proto = _proto_class()()
     text_format.Merge(text, proto)
     return proto
+
+
+def _read_state_file(path: str) -> str:
+    """The text of a state file: a regular file of at most :data:`MAX_STATE_FILE_BYTES` (never blocks)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not wait for a writer
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise StateParseError("not a regular file (a FIFO, device or socket)")
+        data = f.read(MAX_STATE_FILE_BYTES + 1)
+    if len(data) > MAX_STATE_FILE_BYTES:
+        raise StateParseError(f"larger than {MAX_STATE_FILE_BYTES} bytes")
+    return data.decode("utf-8")
 
 
 def _state_path(checkpoint_dir, latest_filename) -> str:
@@ -90,8 +163,7 @@ def _state_path(checkpoint_dir, latest_filename) -> str:
 def read_checkpoint_state(path) -> CheckpointState:
     """Read one state file exactly as stored (no path joining).  Raises on bad text."""
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as f:
-        proto = parse_state_text(f.read(), path=path)
+    proto = parse_state_text(_read_state_file(path), path=path)
     return CheckpointState(
         model_checkpoint_path=proto.model_checkpoint_path,
         all_model_checkpoint_paths=list(proto.all_model_checkpoint_paths),
@@ -115,7 +187,7 @@ def get_checkpoint_state(checkpoint_dir, latest_filename: str | None = None) -> 
         return None
     try:
         st = read_checkpoint_state(path)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, StateParseError) as exc:
         warnings.warn(f"{path}: {exc}; checkpoint state ignored", RuntimeWarning, stacklevel=2)
         return None
     except Exception as exc:  # text_format.ParseError

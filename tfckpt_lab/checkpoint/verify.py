@@ -178,6 +178,8 @@ def _check_data_coverage(reader: BundleReader, entries, num_shards: int, present
             continue  # reported as missing
         pos, listed = 0, 0
         for start, end in spans + [(size, size)]:
+            if start == size and start < pos:
+                break  # spans running past the end of the file are reported as truncated, not overlapping
             if start != pos and listed < _MAX_LISTED:
                 what = ("bytes that no tensor covers (values are unaffected, but TensorFlow never writes gaps)"
                         if start > pos else "bytes claimed by more than one tensor")

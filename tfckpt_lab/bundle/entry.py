@@ -103,6 +103,14 @@ class BundleEntry:
     def numpy_dtype(self) -> np.dtype | None:
         return dtypes.numpy_dtype(self.dtype)
 
+    def _repr_html_(self) -> str:
+        import html
+
+        where = (f"{len(self.slices)} slices (partitioned: the bytes are in the pieces)" if self.slices else
+                 f"shard {self.shard_id}, bytes [{self.offset}, {self.end}), masked CRC-32C {self.crc32c:#010x}")
+        return (f"<code>{html.escape(self.name)}</code>: {self.dtype_name} {list(self.shape)} &mdash; "
+                f"{html.escape(where)}")
+
 
 def _entry_from_proto(p, key: bytes, name: str, path) -> BundleEntry:
     if p.shape.unknown_rank:

@@ -69,6 +69,23 @@ class CheckpointState:
     #: Paths left out by :func:`confine_to_directory` (outside the directory, ``..``, symlinked away).
     refused: list[str] = field(default_factory=list)
 
+    def _repr_html_(self) -> str:
+        import html
+        from datetime import datetime, timezone
+
+        def when(ts):
+            return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else ""
+
+        stamps = list(self.all_model_checkpoint_timestamps) + [0.0] * len(self.all_model_checkpoint_paths)
+        rows = "".join(
+            f"<tr><td><code>{html.escape(p)}</code>{' &larr; latest' if p == self.model_checkpoint_path else ''}"
+            f"</td><td>{when(t)}</td></tr>" for p, t in zip(self.all_model_checkpoint_paths, stamps))
+        kept = (f"<br>last preserved (keep-every-N-hours): {when(self.last_preserved_timestamp)}"
+                if self.last_preserved_timestamp else "")
+        return (f"<b>checkpoint state</b> <code>{html.escape(self.path or '')}</code>: latest "
+                f"<code>{html.escape(self.model_checkpoint_path)}</code>{kept}"
+                f"<table><tr><th>kept checkpoints, oldest first</th><th>saved at</th></tr>{rows}</table>")
+
 
 def _proto_class():
     from ..protos.checkpoint_state_pb2 import CheckpointState as P

@@ -70,6 +70,21 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def _repr_html_(self) -> str:
+        import html
+
+        status = ("<b style='color:#009E73'>OK</b>" if self.ok else
+                  f"<b style='color:#D55E00'>{len(self.problems)} problem(s)</b>")
+        rows = "".join(
+            f"<tr><td><code>{html.escape(os.path.basename(p.path or '?'))}</code></td>"
+            f"<td>{'' if p.start is None else f'[{p.start}, {p.end})' if p.end is not None else p.start}</td>"
+            f"<td>{html.escape(p.kind)}</td><td>{html.escape(p.message)}</td></tr>"
+            for p in self.problems[:50])
+        table = ("<table><tr><th>file</th><th>bytes</th><th>check</th><th>what</th></tr>" + rows + "</table>"
+                 if rows else "")
+        return (f"<div><code>{html.escape(self.prefix)}</code>: {status} &mdash; {self.blocks_checked} index "
+                f"blocks, {self.tensors_checked} tensors, {self.bytes_checked:,} bytes checked{table}</div>")
+
     def to_dict(self) -> dict:
         return {
             "prefix": self.prefix,

@@ -316,6 +316,13 @@ class ObjectGraph:
     def __repr__(self) -> str:
         return f"<ObjectGraph {self.prefix!r}: {len(self.nodes)} nodes, {len(self.checkpoint_keys())} values>"
 
+    def _repr_html_(self) -> str:
+        import html
+
+        return (f"<b>TF2 object graph</b> of <code>{html.escape(str(self.prefix))}</code>: {len(self.nodes)} "
+                f"objects, {len(self.checkpoint_keys())} saved values"
+                f"<pre style='font-size:90%'>{html.escape(self.tree())}</pre>")
+
 
 def _join(base: str, name: str) -> str:
     return f"{base}/{name}" if base else name

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import tfckpt_lab as tl
 from conftest import TF_FIXTURES
@@ -79,3 +80,13 @@ def test_inspect_json_on_a_v1_checkpoint():
     names = {t["name"] for t in doc["tensors"]}
     assert names == set(tl.load_checkpoint(d).keys())
     assert all(t["crc32c"] is None for t in doc["tensors"])  # V1 has no tensor checksums
+
+
+def test_inspect_json_is_strict_json_with_nan_and_inf(tmp_path):
+    prefix = tmp_path / "n"
+    tl.write_bundle(prefix, {"x": np.array([1.0, np.nan, np.inf, -np.inf], np.float32),
+                             "c": np.array([complex(np.nan, 1)], np.complex64)})
+    for name, want in [("x", [1.0, "NaN", "Infinity", "-Infinity"]), ("c", {"real": ["NaN"], "imag": [1.0]})]:
+        out = cli("inspect", prefix, "--tensor", name, "--json").stdout
+        assert "NaN" not in out.replace('"NaN"', "")  # no bare NaN token
+        assert json.loads(out, parse_constant=lambda c: pytest.fail(c))["value"] == want

@@ -20,6 +20,24 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _finite(arr: np.ndarray):
+    """Strict JSON has no NaN or Infinity: those elements become the strings "NaN", "Infinity", "-Infinity"."""
+    out = arr.tolist()
+    if np.isfinite(arr).all():
+        return out
+
+    def fix(x):
+        if isinstance(x, list):
+            return [fix(v) for v in x]
+        if x != x:
+            return "NaN"
+        if x in (float("inf"), float("-inf")):
+            return "Infinity" if x > 0 else "-Infinity"
+        return x
+
+    return fix(out)
+
+
 def _jsonable(value):
     if isinstance(value, bytes):
         try:
@@ -32,10 +50,10 @@ def _jsonable(value):
         if value.dtype == object:
             return _jsonable(value.tolist())
         if np.iscomplexobj(value):
-            return {"real": value.real.tolist(), "imag": value.imag.tolist()}
+            return {"real": _finite(value.real), "imag": _finite(value.imag)}
         if value.dtype.kind not in "biuf":  # bfloat16 and friends
-            return value.astype(np.float64).tolist()
-        return value.tolist()
+            return _finite(value.astype(np.float64))
+        return _finite(value) if value.dtype.kind == "f" else value.tolist()
     if isinstance(value, np.generic):
         return _jsonable(np.asarray(value))
     return value
@@ -63,8 +81,8 @@ def run(args) -> int:
         value = reader.get_tensor(args.tensor)
         if args.json:
             e = reader.entry(args.tensor)
-            print(json.dumps({"name": args.tensor, "dtype": e.dtype_name, "shape": list(e.shape),
-                              "value": _jsonable(value)}))
+            doc = {"name": args.tensor, "dtype": e.dtype_name, "shape": list(e.shape), "value": _jsonable(value)}
+            print(json.dumps(doc, allow_nan=False))
         else:
             e = reader.entry(args.tensor)
             print(f"tensor_name:  {args.tensor}  dtype: {e.dtype_name}  shape: {list(e.shape)}")

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -242,6 +243,17 @@ def test_lab_serves_the_notebooks(tmp_path):
         with urllib.request.urlopen(f"{url}/api/contents?token={token}", timeout=10) as r:
             listing = {c["name"] for c in json.load(r)["content"]}
         assert {p.name for p in NOTEBOOKS} <= listing and "demo_checkpoint" in listing
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        # Opening the server's address lands on the first notebook, not on an empty launcher.
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            urllib.request.build_opener(NoRedirect).open(f"{url}/?token={token}", timeout=10)
+        location = redirect.value.headers["Location"]
+        redirect.value.close()
+        assert location.startswith("/lab/tree/01_")
     finally:
         stop_lab(proc)
     assert proc.returncode is not None

@@ -81,10 +81,9 @@ def jupyter_command(directory: Path, args) -> list[str]:
         cmd.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # containers often run as root; Jupyter refuses without this
-    else:
-        first = directory / FIRST_NOTEBOOK
-        if first.exists():
-            cmd.append(str(first))  # open it straight away
+    if (directory / FIRST_NOTEBOOK).exists():
+        # The browser (and the URL Jupyter prints) opens the first notebook straight away.
+        cmd.append(f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}")
     cmd.extend(args.jupyter_args)
     return cmd
 

@@ -20,16 +20,17 @@ HAVE_TF = importlib.util.find_spec("tensorflow") is not None
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``tf`` are skipped cleanly when TensorFlow is not installed.
 
-    Real-browser tests (marked ``browser``) drive JupyterLab in Chromium on a shared,
-    sometimes loaded machine; a page that is slow to settle is retried up to twice
-    (pytest-rerunfailures) rather than failing the whole run.  Every other test runs once.
+    Real-browser tests (marked ``browser``) drive JupyterLab in Chromium, and ``timing`` tests
+    compare wall-clock times; on a shared, sometimes loaded machine either can be slow once,
+    so they are retried up to twice (pytest-rerunfailures) rather than failing the whole run.
+    A real regression fails all three attempts.  Every other test runs once.
     """
     have_rerun = config.pluginmanager.hasplugin("rerunfailures")
     skip = pytest.mark.skip(reason="TensorFlow is not installed (pip install 'tfckpt-lab[tf]')")
     for item in items:
         if not HAVE_TF and "tf" in item.keywords:
             item.add_marker(skip)
-        if have_rerun and "browser" in item.keywords:
+        if have_rerun and ("browser" in item.keywords or "timing" in item.keywords):
             item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=5))
 
 

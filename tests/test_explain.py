@@ -142,6 +142,7 @@ def test_detect_kind_by_name_and_magic(tmp_path):
     assert tree.file_kind == "unknown" and tree.children[0].size == 5
 
 
+@pytest.mark.timing
 def test_region_tree_is_fast_on_a_10000_entry_index():
     prefix = TF_FIXTURES / "savev2_multiblock" / "bundle"
     if not prefix.with_suffix(".index").exists():

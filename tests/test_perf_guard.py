@@ -24,6 +24,8 @@ import tfckpt_lab as tl
 
 MiB = 1 << 20
 
+pytestmark = pytest.mark.timing
+
 
 def median_ratio(ours, reference, reps: int = 7, before=None) -> float:
     """Our best time over ``reps`` divided by the reference's best time, the two taking turns.

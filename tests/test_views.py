@@ -88,6 +88,7 @@ def test_heatmap_and_stem_ticks_are_element_indices():
     assert all(float(t).is_integer() for t in ax.get_xticks()), ax.get_xticks()
 
 
+@pytest.mark.timing
 def test_shard_map_of_10000_tensors_is_quick():
     from tfckpt_lab.views.plots import shard_map
 
@@ -158,6 +159,7 @@ def test_hex_window_sends_the_visible_bytes_and_their_regions(small):
     assert len(hex_window(tree, 0, 10**6)["hex"]) <= 2 * MAX_WINDOW
 
 
+@pytest.mark.timing
 def test_hex_grid_clicks_and_selections_round_trip(small, tmp_path):
     """What the browser does to the grid (set cursor, window) and what it gets back."""
     pytest.importorskip("anywidget")
@@ -185,6 +187,7 @@ def test_hex_grid_clicks_and_selections_round_trip(small, tmp_path):
     assert time.perf_counter() - t < 2
 
 
+@pytest.mark.timing
 def test_entries_table_pages_sorts_filters_10000_entries():
     from tfckpt_lab.widgets import EntriesTable
 

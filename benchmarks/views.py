@@ -56,7 +56,7 @@ def main(prefix: str) -> None:
         pass
     n = sum(1 for _ in data)
     print(f"{prefix}  ({os.path.getsize(prefix + '.index'):,} B index, {n:,} tensor regions)\n")
-    print(f"| step | seconds |\n|---|---:|")
+    print("| step | seconds |\n|---|---:|")
     for label, s in rows:
         print(f"| {label} | {s:.3f} |")
 

@@ -129,3 +129,30 @@ def save_order_inputs(case: str) -> list[tuple[bytes, np.ndarray]]:
         arr = inputs[item["values"].split(":", 1)[1]]
         out.append((name, _typed(np.asarray(arr), item["tf_dtype"])))
     return out
+
+
+# -- real-browser tests ----------------------------------------------------------------------
+CHROMIUM = os.environ.get("TFCKPT_LAB_CHROMIUM", "/usr/bin/chromium")
+# As root on a machine whose network reaches only package registries: no sandbox, no GPU, and no
+# background connections (Chromium would otherwise retry unreachable Google hosts).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def playwright_or_skip(*modules: str):
+    """Playwright's sync API, after skipping cleanly unless Debian's Chromium and ``modules`` are there."""
+    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set TFCKPT_LAB_CHROMIUM)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    for m in ("jupyterlab", *modules):
+        pytest.importorskip(m)
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")  # never download a browser of its own
+    return sync_api
+
+
+def launch_chromium(playwright, profile_dir, *, width: int = 1400, height: int = 1000):
+    """A headless Chromium context with a new, empty profile, using Debian's browser."""
+    return playwright.chromium.launch_persistent_context(
+        str(profile_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": width, "height": height})

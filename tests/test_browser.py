@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
+from conftest import launch_chromium, playwright_or_skip
 from test_notebooks import ARTIFACTS, start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("TFCKPT_LAB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 RUN_TIMEOUT_MS = 120_000
 
 # notebook -> CSS selectors that must be present once it has run
@@ -44,17 +40,10 @@ NOTEBOOKS = {
 
 @pytest.fixture(scope="module")
 def browser_context(tmp_path_factory):
-    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set TFCKPT_LAB_CHROMIUM)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    pytest.importorskip("jupyterlab")
-    pytest.importorskip("ipywidgets")
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    sync_api = playwright_or_skip("ipywidgets")
     profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty user-data-dir
     with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000})
+        context = launch_chromium(p, profile)
         try:
             yield context
         finally:

@@ -25,14 +25,11 @@ import time
 import numpy as np
 import pytest
 
+from conftest import launch_chromium, playwright_or_skip
 from test_notebooks import ARTIFACTS, start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("TFCKPT_LAB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 NOTEBOOK = "clickable_widgets.ipynb"
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the notebook in front
 CELLS = [
@@ -56,13 +53,8 @@ def _checkpoint(directory):
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set TFCKPT_LAB_CHROMIUM)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    pytest.importorskip("jupyterlab")
-    pytest.importorskip("anywidget")
+    sync_api = playwright_or_skip("anywidget")
     nbformat = pytest.importorskip("nbformat")
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
     directory = tmp_path_factory.mktemp("lab") / "tutorial"
     proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], directory)
@@ -73,9 +65,7 @@ def page(tmp_path_factory):
         nbformat.write(nb, str(directory / NOTEBOOK))
         profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty user-data-dir
         with sync_api.sync_playwright() as p:
-            context = p.chromium.launch_persistent_context(
-                str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                viewport={"width": 1400, "height": 1100})
+            context = launch_chromium(p, profile, height=1100)
             try:
                 pg = context.new_page()
                 pg.errors = []

@@ -6,7 +6,6 @@ import html
 import os
 from collections.abc import Mapping
 
-import numpy as np
 
 from .. import dtypes
 from .._perf import paused_gc

@@ -179,27 +179,18 @@ class Block:
                 append((key, data[kend:vend]))
                 pos = vend
                 continue
-            if shared < 0x80:
-                pos += 1
-            else:
-                shared, pos = decode_varint32(data, pos, path=self.path, base=self.base)
-            non_shared = data[pos] if pos < limit else 0x80
-            if non_shared < 0x80:
-                pos += 1
-            else:
-                non_shared, pos = decode_varint32(data, pos, path=self.path, base=self.base)
-            vlen = data[pos] if pos < limit else 0x80
-            if vlen < 0x80:
-                pos += 1
-            else:
-                vlen, pos = decode_varint32(data, pos, path=self.path, base=self.base)
+            # Rare: a length of 128 or more.  Decode the three varints the careful way.
+            start = pos
+            shared, pos = self._varint(pos, limit)
+            non_shared, pos = self._varint(pos, limit)
+            vlen, pos = self._varint(pos, limit)
             kend = pos + non_shared
             vend = kend + vlen
             if shared > len(key) or vend > limit:
-                raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", pos)
+                raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", start)
             copied += shared
             if copied > budget:
-                raise self._expansion(pos)
+                raise self._expansion(start)
             key = key[:shared] + data[pos:kend]
             append((key, data[kend:vend]))
             pos = vend

@@ -6,6 +6,7 @@ index key (``.key``), so a curious reader can always go one level deeper.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,10 +88,7 @@ class BundleEntry:
 
     @property
     def num_elements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
     @property
     def end(self) -> int:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import bisect
 import glob
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import dtypes
+from ..bundle.entry import key_to_name
 from ..bundle.slices import Extent, TensorSlice, decode_slice_key, encode_slice_key, is_slice_key
 from ..errors import CheckpointError, CheckpointNotFoundError, MalformedError, TensorNotFoundError, UnsupportedError
 from ..sstable.reader import TableReader
@@ -73,13 +75,6 @@ def _decode_error():
     from google.protobuf.message import DecodeError
 
     return DecodeError
-
-
-def _name_str(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", errors="backslashreplace")
 
 
 # -- finding the files ------------------------------------------------------------
@@ -166,10 +161,7 @@ class V1Entry:
 
     @property
     def num_elements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
 
 @dataclass
@@ -255,7 +247,7 @@ class V1Reader:
             path = self.paths[i]
             for t in meta.tensor:
                 raw = t.name
-                name = _name_str(raw)
+                name = key_to_name(raw)
                 if t.shape.unknown_rank:
                     raise MalformedError(f"tensor {name!r} has a shape of unknown rank", path=path)
                 shape = tuple(d.size for d in t.shape.dim)
@@ -294,7 +286,7 @@ class V1Reader:
 
     def _tensor(self, name) -> _Tensor:
         if isinstance(name, bytes):
-            name = _name_str(name)
+            name = key_to_name(name)
         t = self._tensors.get(name)
         if t is None:
             raise TensorNotFoundError(f"no tensor named {name!r} in this V1 checkpoint", path=self.prefix)
@@ -337,7 +329,7 @@ class V1Reader:
 
     def has_entry(self, name) -> bool:
         if isinstance(name, bytes):
-            name = _name_str(name)
+            name = key_to_name(name)
         return name in self._tensors
 
     def _slice_entries(self, only: bytes | None = None) -> list[V1Entry]:
@@ -352,7 +344,7 @@ class V1Reader:
                         raw, s = decode_slice_key(be.key)
                     except MalformedError:
                         continue  # TensorFlow ignores keys it does not look up
-                    t = self._tensors.get(_name_str(raw))
+                    t = self._tensors.get(key_to_name(raw))
                     if t is None or len(s.extents) != len(t.shape):
                         continue
                     out.append(V1Entry(t.name, be.key, t.dtype, s.shape(t.shape), i,
@@ -391,7 +383,7 @@ class V1Reader:
         stored = TensorSlice.from_proto(ss.slice)
         if ss.name != t.raw_name or len(stored.extents) != len(t.shape) or \
                 _normalize(stored, t.shape) != _normalize(s, t.shape):
-            raise MalformedError(f"value under key {key!r} is slice {stored} of {_name_str(ss.name)!r}, "
+            raise MalformedError(f"value under key {key!r} is slice {stored} of {key_to_name(ss.name)!r}, "
                                  f"expected slice {s} of {t.name!r}", path=path, offset=self._value_offset(i, key))
         try:
             return decode_slice_values(ss.data, t.dtype, s.shape(t.shape), what=f"tensor {t.name!r}, slice {s}",

@@ -17,14 +17,33 @@ TF_FIXTURES = FIXTURES / "tf"
 HAVE_TF = importlib.util.find_spec("tensorflow") is not None
 
 
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true", default=False,
+                     help="also run the tests marked 'slow' (notebooks, browsers, kill tests, long walks); "
+                          "plain 'pytest' runs the fast suite a contributor reruns while editing")
+
+
+def pytest_report_header(config):
+    if not config.getoption("--full"):
+        return "fast suite: tests marked 'slow' are not run (pytest --full runs everything)"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``tf`` are skipped cleanly when TensorFlow is not installed.
+    """Without ``--full``, tests marked ``slow`` are deselected (the fast suite).
+
+    Tests marked ``tf`` are skipped cleanly when TensorFlow is not installed.
 
     Real-browser tests (marked ``browser``) drive JupyterLab in Chromium, and ``timing`` tests
     compare wall-clock times; on a shared, sometimes loaded machine either can be slow once,
     so they are retried up to twice (pytest-rerunfailures) rather than failing the whole run.
     A real regression fails all three attempts.  Every other test runs once.
     """
+    if not config.getoption("--full"):
+        slow = [item for item in items if "slow" in item.keywords]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if "slow" not in item.keywords]
     have_rerun = config.pluginmanager.hasplugin("rerunfailures")
     skip = pytest.mark.skip(reason="TensorFlow is not installed (pip install 'tfckpt-lab[tf]')")
     for item in items:

@@ -315,7 +315,7 @@ def test_binder_and_ci_install_the_same_environment():
     for ln in lines:
         if not ln.startswith("-e"):
             assert ">=" in ln and "<" in ln.replace("<=", ""), f"unbounded requirement in binder: {ln}"
-    assert "binder/requirements.txt" in (ROOT / ".ci" / "install_tutorial.sh").read_text()
+    assert "binder/requirements.txt" in (ROOT / ".ci" / "run").read_text()
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]

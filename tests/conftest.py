@@ -12,6 +12,19 @@ import numpy as np
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def artifacts_dir() -> Path:
+    """Where tests leave figures, screenshots and logs for a person to look at afterwards.
+
+    ``$TFCKPT_LAB_ARTIFACTS`` if set, else a folder under the system's temporary directory:
+    never the checkout, never the home folder.
+    """
+    import tempfile
+
+    d = Path(os.environ.get("TFCKPT_LAB_ARTIFACTS") or Path(tempfile.gettempdir()) / "tfckpt_lab-test-artifacts")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 TF_FIXTURES = FIXTURES / "tf"
 
 HAVE_TF = importlib.util.find_spec("tensorflow") is not None
@@ -30,7 +43,7 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Without ``--full``, tests marked ``slow`` are deselected (the fast suite).
+    """Without ``--full``, tests marked ``slow`` or ``tf`` are deselected (the fast suite).
 
     Tests marked ``tf`` are skipped cleanly when TensorFlow is not installed.
 
@@ -40,7 +53,8 @@ def pytest_collection_modifyitems(config, items):
     A real regression fails all three attempts.  Every other test runs once.
     """
     if not config.getoption("--full"):
-        slow = [item for item in items if "slow" in item.keywords]
+        # Tests against real TensorFlow pay for importing it (seconds): they count as slow too.
+        slow = [item for item in items if "slow" in item.keywords or "tf" in item.keywords]
         if slow:
             config.hook.pytest_deselected(items=slow)
             items[:] = [item for item in items if "slow" not in item.keywords]

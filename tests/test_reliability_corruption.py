@@ -6,7 +6,7 @@ different values, a hang) fails.  "Unchanged" outcomes are only allowed in the b
 format does not protect and no read depends on (footer padding, the unused metaindex block and
 its handle, a block-handle varint that still decodes to the same number), and for every one of
 them ``verify_checkpoint`` must still report the damage.  The tally of which check caught what
-is printed (``pytest -s``) and written to ``tests/artifacts/corruption_walk.txt``.
+is printed (``pytest -s``) and written to ``corruption_walk.txt`` in the test artifacts folder (see ``conftest.artifacts_dir``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TF_FIXTURES
+from conftest import TF_FIXTURES, artifacts_dir
 from corruptlib import (
     Outcome,
     Tally,
@@ -33,7 +33,6 @@ from tfckpt_lab.bundle.writer import write_bundle
 from tfckpt_lab.checkpoint.verify import verify_checkpoint
 from tfckpt_lab.sstable.format import FOOTER_SIZE, Footer
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 
 # Regions where a change may leave every value unchanged (nothing read depends on them).
 HARMLESS = {"footer: padding", "metaindex block", "footer: metaindex handle", "uncovered"}
@@ -130,6 +129,7 @@ def walk(prefix: str, tally: Tally, case: str) -> None:
             tally.add(kind, region, outcome, where)
 
 
+@pytest.mark.slow
 def test_every_byte_flip_and_truncation(tmp_path, capsys):
     tally = Tally()
     for case, make in CASES.items():
@@ -137,8 +137,7 @@ def test_every_byte_flip_and_truncation(tmp_path, capsys):
         prefix = make(tmp_path / case)
         walk(prefix, tally, case)
     text = tally.table()
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "corruption_walk.txt").write_text(text + "\n")
+    (artifacts_dir() / "corruption_walk.txt").write_text(text + "\n")
     with capsys.disabled():
         print("\n" + text)
     assert not tally.bugs, "\n".join(map(str, tally.bugs[:20]))
@@ -152,6 +151,7 @@ def test_every_byte_flip_and_truncation(tmp_path, capsys):
     assert tally.tried > 10_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["savev2_multiblock", "savev2_strings"])
 def test_sampled_walk_of_bigger_fixtures(tmp_path, case):
     """Multi-block index and a 50 KB string shard: every footer/index-block byte, a stride elsewhere."""

@@ -65,7 +65,8 @@ def exists(url: str) -> bool:
     """True if a file (not only a directory listing) exists at ``url``."""
     fs, p = filesystem(url)
     try:
-        return bool(fs.isfile(p))
+        # info(), not isfile()/exists(): fsspec's HTTP filesystem answers those with a GET of the whole file
+        return fs.info(p).get("type", "file") == "file"
     except (FileNotFoundError, OSError):
         return False
 

@@ -36,6 +36,7 @@ __all__ = ["compare", "DiffResult", "open_side", "CHUNK_BYTES"]
 
 #: Bytes of each side held at once while comparing values.
 CHUNK_BYTES = 4 * 2**20
+_MATH_BLOCK = 2**18  # elements converted to float64 at a time
 
 
 # -- the two sides ----------------------------------------------------------------------------------
@@ -358,22 +359,25 @@ class _Stats:
             self.different += diff
             self.bytes_equal &= diff == 0
             return
-        if xa.dtype == xb.dtype and self.bytes_equal:
-            self.bytes_equal = xa.tobytes() == xb.tobytes()
+        for start in range(0, len(xa), _MATH_BLOCK):  # float64 temporaries stay a few MiB
+            self._add_numbers(xa[start:start + _MATH_BLOCK], xb[start:start + _MATH_BLOCK])
+
+    def _add_numbers(self, xa: np.ndarray, xb: np.ndarray) -> None:
+        if self.bytes_equal:
+            self.bytes_equal = xa.dtype == xb.dtype and np.array_equal(xa.view(np.uint8), xb.view(np.uint8))
         wide = np.complex128 if "c" in (xa.dtype.kind, xb.dtype.kind) else np.float64
         fa, fb = xa.astype(wide), xb.astype(wide)
         d = np.abs(fb - fa)
         both_nan = np.isnan(fa) & np.isnan(fb)  # NaN in the same place on both sides is no change
         if both_nan.any():
             d[both_nan] = 0.0
-        d = np.where(np.isnan(d), np.inf, d)  # NaN on one side only
+        d[np.isnan(d)] = np.inf  # NaN on one side only
         self.different += int(np.count_nonzero(d))
         if d.size:
             self.max = max(self.max, float(d.max()))
-            finite = np.isfinite(d)
-            self.sq_diff += float(np.sum(d[finite] ** 2)) + (math.inf if not finite.all() else 0.0)
-            fa_ok = np.where(np.isfinite(fa), fa, 0)
-            self.sq_a += float(np.sum(np.abs(fa_ok) ** 2))
+            self.sq_diff += float(np.dot(d, d)) if np.isfinite(self.max) else math.inf
+            fa[~np.isfinite(fa)] = 0
+            self.sq_a += float(np.vdot(fa, fa).real)
 
     def result(self, atol: float) -> dict:
         out = {"values_compared": True, "identical_bytes": self.bytes_equal, "elements_changed": self.different}

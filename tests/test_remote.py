@@ -384,3 +384,41 @@ def test_s3_checkpoints(s3_bucket):
         n.path for n in tl.read_object_graph(str(FIXTURES / "tf2_checkpoint")).nodes]
     with pytest.raises(tl.CheckpointNotFoundError):
         tl.load_checkpoint("s3://ckpts/tf2_checkpoint/ckpt-99")
+
+
+@pytest.mark.parametrize("scheme", ["memory", "http"])
+def test_explorer_opens_urls(scheme, tmp_path):
+    pytest.importorskip("ipywidgets")
+    from tfckpt_lab.widgets import explore
+    from tfckpt_lab.widgets.explorer import TABS
+
+    src = FIXTURES / "tf2_checkpoint"
+    server = thread = None
+    if scheme == "memory":
+        fs = fsspec.filesystem("memory")
+        for p in src.iterdir():
+            fs.pipe(f"/explore_test/{p.name}", p.read_bytes())
+        url = "memory://explore_test/"
+    else:
+        root = tmp_path / "www"
+        shutil.copytree(src, root / "run")
+        server, thread = _serve(root)
+        url = f"{server.url}/run/"
+    try:
+        ex = explore(url)
+        assert ex.prefix.endswith("/ckpt-3")
+        names = [g["name"] for g in ex.groups]
+        assert names == (["ckpt-2", "ckpt-3"] if scheme == "memory" else [])  # HTTP cannot list a directory
+        for i, name in enumerate(TABS):
+            if name == "Checksum lab":  # flips bytes in a local copy of local files only
+                continue
+            ex.tab = i
+            assert ex.view(name) is not None
+        ex.selected = tl.list_variables(str(src / "ckpt-3"))[1][0]
+        assert "<table>" in ex.to_html()
+        ex.close()
+    finally:
+        if server is not None:
+            _stop(server, thread)
+        else:
+            fsspec.filesystem("memory").rm("/explore_test", recursive=True)

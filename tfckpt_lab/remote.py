@@ -32,7 +32,7 @@ from .errors import CheckpointNotFoundError, UnsupportedError
 from .fileio import is_url
 
 __all__ = ["filesystem", "exists", "isdir", "size", "read_bytes", "join", "dirname", "glob", "file_size", "read_file",
-           "path_exists",
+           "path_exists", "list_files",
            "set_progress", "progress_factory", "PROGRESS_MIN_BYTES", "CHUNK_BYTES"]
 
 #: A single read of at least this many bytes reports progress (when a progress bar is on).
@@ -184,3 +184,16 @@ def path_exists(path) -> bool:
 
     p = os.fspath(path)
     return exists(p) if is_url(p) else os.path.exists(p)
+
+
+def list_files(directory: str) -> list[tuple[str, int]]:
+    """``[(file name, size)]`` directly under a directory URL, where the store can list (not HTTP)."""
+    fs, p = filesystem(directory)
+    if directory.split("://", 1)[0] in ("http", "https"):
+        return []
+    try:
+        entries = fs.ls(p.rstrip("/"), detail=True)
+    except (FileNotFoundError, OSError, NotImplementedError):
+        return []
+    return sorted((e["name"].rstrip("/").rsplit("/", 1)[-1], int(e.get("size") or 0))
+                  for e in entries if e.get("type") == "file")

@@ -13,7 +13,7 @@ import pytest
 
 import tfckpt_lab as tl
 from tfckpt_lab.cli import main
-from tfckpt_lab.export import export
+from tfckpt_lab.exporting import export
 
 safetensors = pytest.importorskip("safetensors")
 
@@ -236,3 +236,11 @@ def test_cli_export_json(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert [w["name"] for w in doc["written"]] == [n for n, _ in tl.list_variables(
         str(FIXTURES / "tf1_saver_basic" / "model-1000"))]
+
+
+def test_tl_export_is_the_function_even_after_importing_the_module(tmp_path):
+    import tfckpt_lab.exporting  # noqa: F401  (a module named like the function would shadow it)
+
+    assert callable(tl.export) and callable(tl.import_tensors) and callable(tl.compare)
+    tl.write_bundle(str(tmp_path / "m"), {"w": np.ones(2, np.float32)})
+    assert tl.export(str(tmp_path / "m"), tmp_path / "m.npz").written == [("w", "w")]

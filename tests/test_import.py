@@ -10,7 +10,7 @@ import pytest
 
 import tfckpt_lab as tl
 from tfckpt_lab.cli import main
-from tfckpt_lab.export import export
+from tfckpt_lab.exporting import export
 from tfckpt_lab.importing import import_tensors, object_tree
 from tfckpt_lab.tensorfiles import write_tensor_file
 

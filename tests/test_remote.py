@@ -422,3 +422,19 @@ def test_explorer_opens_urls(scheme, tmp_path):
             _stop(server, thread)
         else:
             fsspec.filesystem("memory").rm("/explore_test", recursive=True)
+
+
+def test_v1_checkpoints_at_urls(http_root):
+    """A single-file V1 checkpoint over HTTP; a sharded one (found by listing) on memory://."""
+    root, server = http_root
+    v1 = Path(__file__).parent / "fixtures" / "tf_v1"
+    shutil.copytree(v1 / "v1_saver_basic", root / "v1")
+    _same_listing(f"{server.url}/v1/", str(v1 / "v1_saver_basic" / "model.ckpt-1000"))
+    fs = fsspec.filesystem("memory")
+    for p in (v1 / "v1_sharded").iterdir():
+        fs.pipe(f"/v1_sharded_test/{p.name}", p.read_bytes())
+    try:
+        assert tl.latest_checkpoint("memory://v1_sharded_test") == "memory://v1_sharded_test/model.ckpt-5-?????-of-00003"
+        _same_listing("memory://v1_sharded_test/", str(v1 / "v1_sharded" / "model.ckpt-5"))
+    finally:
+        fs.rm("/v1_sharded_test", recursive=True)

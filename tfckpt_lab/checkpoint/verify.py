@@ -316,7 +316,8 @@ def _verify_v1(prefix: str, report: VerifyReport) -> VerifyReport:
     return _dedupe(report)
 
 
-#: A remote bundle claiming more shards than this is checked by listing only (no request per shard).
+#: Where a URL's directory cannot be listed (HTTP), at most this many data shards are probed one by one;
+#: beyond it, missing shards are found when their tensors are read.
 _MAX_URL_SHARD_PROBES = 256
 
 
@@ -336,10 +337,12 @@ def _url_shard_names(prefix: str, num_shards: int) -> list[str]:
 
     base = prefix.rsplit("/", 1)[-1]
     listed = remote.glob(glob.escape(prefix) + ".data-*")
-    if listed or num_shards > _MAX_URL_SHARD_PROBES:
+    if listed:
         return [u.rsplit("/", 1)[-1] for u in listed]
-    return [f"{base}{data_path('', i, num_shards)}" for i in range(num_shards)
-            if remote.exists(data_path(prefix, i, num_shards))]
+    expected = [(i, f"{base}{data_path('', i, num_shards)}") for i in range(num_shards)]
+    if num_shards > _MAX_URL_SHARD_PROBES:  # no listing and too many to probe: reading them will tell
+        return [name for _, name in expected]
+    return [name for i, name in expected if remote.exists(data_path(prefix, i, num_shards))]
 
 
 def _dedupe(report: VerifyReport) -> VerifyReport:

@@ -1,4 +1,4 @@
-"""``tfckpt-lab export``: a checkpoint's tensors to ``.safetensors`` or ``.npz`` (see :mod:`tfckpt_lab.export`)."""
+"""``tfckpt-lab export``: a checkpoint's tensors to ``.safetensors`` or ``.npz`` (see :mod:`tfckpt_lab.exporting`)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..export import export
+    from ..exporting import export
 
     report = export(args.checkpoint, args.out, skip_optimizer=args.skip_optimizer, names=args.names)
     if args.json:

@@ -7,6 +7,7 @@ The public API is small and named like ``tf.train`` where it does the same job::
     reader = tl.load_checkpoint("out/model")      # or a directory: its latest checkpoint
     reader.get_tensor("w1"), reader.get_variable_to_shape_map()
     tl.list_variables("out"), tl.latest_checkpoint("out")
+    tl.export("out/model", "model.safetensors"), tl.compare("out/model", "model.safetensors")
 
 Importing this package is light: it loads numpy and nothing else until a name
 below is first used (protobuf when a checkpoint is read, matplotlib and
@@ -58,6 +59,11 @@ _EXPORTS = {
     "Saver": "tfckpt_lab.checkpoint.saver",
     "CheckpointManager": "tfckpt_lab.checkpoint.manager",
     "remove_checkpoint": "tfckpt_lab.checkpoint.files",
+    # tools: export, import, diff (also for checkpoints at URLs, see tfckpt_lab.remote)
+    "export": "tfckpt_lab.exporting",
+    "import_tensors": "tfckpt_lab.importing",
+    "compare": "tfckpt_lab.diff",
+    "DiffResult": "tfckpt_lab.diff",
     # see inside (byte regions)
     "layout": "tfckpt_lab.explain",
     "innermost_region": "tfckpt_lab.explain",

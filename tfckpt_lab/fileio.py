@@ -20,6 +20,7 @@ _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def is_url(path) -> bool:
+    """True for ``scheme://...`` strings other than ``file://`` (see :mod:`tfckpt_lab.remote`)."""
     return isinstance(path, str) and "://" in path and not path.startswith("file://")
 
 
@@ -127,23 +128,38 @@ class RandomAccessFile:
 
 
 class _FsspecFile(RandomAccessFile):
-    """The same interface over an fsspec URL (s3://, gs://, http://, memory://...)."""
+    """The same interface over an fsspec URL (s3://, gs://, http://, memory://...).
+
+    Reads are ranged requests of exactly the bytes asked for: the file is opened with
+    ``cache_type="none"``, because fsspec's default read-ahead cache turns a 16-byte
+    footer read into a 5 MiB download.  Reads longer than :data:`tfckpt_lab.remote.CHUNK_BYTES`
+    go out as several requests, reporting to a progress bar if one is on.  An HTTP server that
+    ignores ``Range`` (answers 200 with the whole file) is refused, not downloaded.
+    """
 
     def __init__(self, url: str):
-        try:
-            import fsspec
-        except ImportError:
-            raise CheckpointNotFoundError(
-                "reading URLs needs fsspec: pip install 'tfckpt-lab[remote]'", path=url) from None
+        from . import remote
+
         self.path = url
-        self._fs, self._fspath = fsspec.core.url_to_fs(url)
-        try:
-            self.size = int(self._fs.size(self._fspath))
-        except FileNotFoundError:
-            raise CheckpointNotFoundError("file not found", path=url) from None
         self._fd = None
         self._mmap = None
         self._lock = threading.Lock()
+        self._file = None
+        fs, fspath = remote.filesystem(url)
+        try:
+            f = fs.open(fspath, "rb", cache_type="none")
+        except FileNotFoundError:
+            raise CheckpointNotFoundError("file not found", path=url) from None
+        except IsADirectoryError:
+            raise CheckpointNotFoundError("is a directory, not a file", path=url) from None
+        except OSError as exc:
+            raise CheckpointNotFoundError(f"cannot open: {exc}", path=url) from None
+        if not hasattr(f, "seek") or not f.seekable():
+            f.close()
+            raise UnsupportedError("the server does not answer ranged reads (no size, or 'Accept-Ranges: "
+                                   "none'); checkpoints are only read by byte range", path=url)
+        self._file = f
+        self.size = int(f.size)
 
     def pread(self, offset: int, n: int) -> bytes:
         if offset < 0 or n < 0 or offset + n > self.size:
@@ -151,19 +167,60 @@ class _FsspecFile(RandomAccessFile):
                                  f"{self.size}-byte file", path=self.path, offset=offset, end=offset + n)
         if n == 0:
             return b""
-        data = self._fs.cat_file(self._fspath, start=offset, end=offset + n)
-        if len(data) != n:
-            raise TruncatedError("short read", path=self.path, offset=offset, end=offset + n)
-        return data
+        buf = bytearray(n)
+        self._read_ranges(offset, memoryview(buf))
+        return bytes(buf)
 
     def readinto(self, offset: int, buffer) -> None:
         view = memoryview(buffer).cast("B")
-        view[:] = self.pread(offset, len(view))
+        n = len(view)
+        if offset < 0 or offset + n > self.size:
+            raise TruncatedError(f"read of {n} bytes at offset {offset} runs past the end of the "
+                                 f"{self.size}-byte file", path=self.path, offset=offset, end=offset + n)
+        if n:
+            self._read_ranges(offset, view)
+
+    def _read_ranges(self, offset: int, view: memoryview) -> None:
+        from . import remote
+
+        f = self._file
+        if f is None:
+            raise ValueError(f"I/O operation on a closed checkpoint file: {self.path}")
+        n = len(view)
+        factory = remote.progress_factory()
+        bar = factory(n, self.path.rsplit("/", 1)[-1]) if factory and n >= remote.PROGRESS_MIN_BYTES else None
+        done = 0
+        try:
+            while done < n:
+                want = min(remote.CHUNK_BYTES, n - done)
+                with self._lock:  # seek + read must not interleave between threads
+                    f.seek(offset + done)
+                    try:
+                        data = f.read(want)
+                    except ValueError as exc:  # fsspec: "server doesn't appear to support range requests"
+                        raise UnsupportedError(f"ranged read refused: {exc}", path=self.path,
+                                               offset=offset + done, end=offset + done + want) from None
+                if len(data) != want:
+                    raise TruncatedError(f"short read: {len(data)} of {want} bytes (the file changed, or the "
+                                         "server ignored the byte range)", path=self.path,
+                                         offset=offset + done, end=offset + done + want)
+                view[done:done + want] = data
+                done += want
+                if bar is not None:
+                    bar.update(want)
+        finally:
+            if bar is not None:
+                bar.close()
 
     def view(self, offset: int, n: int) -> memoryview:
         return memoryview(self.pread(offset, n))
 
     def close(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            f.close()
+
+    def __del__(self):
         pass
 
 

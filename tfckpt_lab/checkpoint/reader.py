@@ -21,7 +21,9 @@ __all__ = ["CheckpointReader", "load_checkpoint", "list_variables", "load_variab
 def resolve_prefix(ckpt_dir_or_prefix) -> str:
     """A checkpoint prefix from a prefix, a directory (its latest checkpoint), or a file of the bundle."""
     p = os.fspath(ckpt_dir_or_prefix)
-    if not is_url(p) and os.path.isdir(p):
+    if is_url(p):
+        return _resolve_url(p)
+    if os.path.isdir(p):
         latest = latest_checkpoint(p)
         if latest is None:
             latest = _v1_glob_from_state(p)
@@ -36,8 +38,13 @@ def resolve_prefix(ckpt_dir_or_prefix) -> str:
             raise CheckpointNotFoundError(
                 "no 'checkpoint' state file naming an existing checkpoint in this directory" + hint, path=p)
         return latest
-    if not is_url(p) and p.endswith(("/", os.sep)):
+    if p.endswith(("/", os.sep)):
         raise CheckpointNotFoundError("no such directory", path=p)
+    return _strip_file_suffix(p)
+
+
+def _strip_file_suffix(p: str) -> str:
+    """``PREFIX.index``, ``PREFIX.meta`` or ``PREFIX.data-00000-of-00001`` -> ``PREFIX``."""
     for suffix in (".index", ".meta"):
         if p.endswith(suffix):
             return p[: -len(suffix)]
@@ -47,6 +54,21 @@ def resolve_prefix(ckpt_dir_or_prefix) -> str:
     if m:
         return p[: m.start()]
     return p
+
+
+def _resolve_url(url: str) -> str:
+    """A prefix URL as given (a file of the bundle: its prefix); a directory URL: its latest checkpoint."""
+    from .. import remote
+
+    if not url.endswith("/"):
+        url = _strip_file_suffix(url)
+        if remote.exists(url + ".index") or not remote.isdir(url):
+            return url
+    latest = latest_checkpoint(url)
+    if latest is None:
+        raise CheckpointNotFoundError("no 'checkpoint' state file naming an existing checkpoint under this URL",
+                                      path=url)
+    return latest
 
 
 def _v1_glob_from_state(directory: str) -> str | None:
@@ -61,12 +83,18 @@ def _v1_glob_from_state(directory: str) -> str | None:
 
 def _open_low_level(prefix: str, verify: bool):
     """V2 if ``PREFIX.index`` exists; else V1 file(s) at ``PREFIX`` (a table, or ``PREFIX-?????-of-?????``)."""
-    if not is_url(prefix) and not os.path.exists(prefix + ".index"):
+    if not (_url_exists(prefix + ".index") if is_url(prefix) else os.path.exists(prefix + ".index")):
         from ..v1.reader import V1Reader, v1_files
 
         if v1_files(prefix):
             return V1Reader(prefix, verify=verify)
     return BundleReader(prefix, verify=verify)
+
+
+def _url_exists(url: str) -> bool:
+    from ..remote import exists
+
+    return exists(url)
 
 
 class CheckpointReader(Mapping):

@@ -36,6 +36,8 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 
+from ..fileio import is_url
+
 __all__ = [
     "STATE_FILENAME",
     "CheckpointState",
@@ -199,6 +201,8 @@ def get_checkpoint_state(checkpoint_dir, latest_filename: str | None = None) -> 
     Raises ValueError when it parses but names no checkpoint.
     """
     checkpoint_dir = os.fspath(checkpoint_dir)
+    if is_url(checkpoint_dir):
+        return _get_url_state(checkpoint_dir, latest_filename)
     path = _state_path(checkpoint_dir, latest_filename)
     if not os.path.exists(path):
         return None
@@ -233,12 +237,57 @@ def latest_checkpoint(checkpoint_dir, latest_filename: str | None = None) -> str
     None if there is no state file, or the checkpoint it names has no files.
     """
     st = get_checkpoint_state(checkpoint_dir, latest_filename)
+    if st is not None and st.model_checkpoint_path and is_url(st.model_checkpoint_path):
+        return _url_checkpoint_exists(st.model_checkpoint_path)
     if st is not None and st.model_checkpoint_path:
         p = st.model_checkpoint_path
         # V2: PREFIX.index; V1: the file itself, or a shard pattern like model.ckpt-5-?????-of-00003
         # (TensorFlow matches both as glob patterns).
         if checkpoint_exists(p) or os.path.exists(p) or glob.glob(p):
             return p
+    return None
+
+
+# -- URLs (see tfckpt_lab.remote) -------------------------------------------------
+
+
+def _get_url_state(url: str, latest_filename: str | None) -> CheckpointState | None:
+    """:func:`get_checkpoint_state` for a directory URL: the state file read by ranged reads.
+
+    Paths are joined onto the URL; an absolute local path (a state file written elsewhere,
+    then uploaded) is looked up by file name in the same remote directory.
+    """
+    from .. import remote
+
+    path = remote.join(url, latest_filename or STATE_FILENAME)
+    if not remote.exists(path):
+        return None
+    try:
+        proto = parse_state_text(remote.read_bytes(path, MAX_STATE_FILE_BYTES).decode("utf-8"), path=path)
+    except Exception as exc:  # bad UTF-8, StateParseError, text_format.ParseError, too large
+        if not isinstance(exc, (UnicodeDecodeError, StateParseError)) and type(exc).__name__ not in (
+                "ParseError", "UnsupportedError"):
+            raise
+        warnings.warn(f"{path}: {exc}; checkpoint state ignored", RuntimeWarning, stacklevel=3)
+        return None
+    if not proto.model_checkpoint_path:
+        raise ValueError("Invalid checkpoint state loaded from " + url)
+    return CheckpointState(
+        model_checkpoint_path=remote.join(url, proto.model_checkpoint_path),
+        all_model_checkpoint_paths=[remote.join(url, p) for p in proto.all_model_checkpoint_paths],
+        all_model_checkpoint_timestamps=list(proto.all_model_checkpoint_timestamps),
+        last_preserved_timestamp=proto.last_preserved_timestamp,
+        path=path,
+        proto=proto,
+    )
+
+
+def _url_checkpoint_exists(prefix: str) -> str | None:
+    """``prefix`` if a V2 index, a V1 file or V1 shards exist at that URL, else None."""
+    from .. import remote
+
+    if remote.exists(prefix + ".index") or remote.exists(prefix) or remote.glob(prefix):
+        return prefix
     return None
 
 

@@ -26,6 +26,7 @@ from ..bundle.tensor_bytes import check_variant_bytes
 from ..codecs import unmask_crc
 from ..dtypes import DT_VARIANT
 from ..errors import CheckpointError
+from ..fileio import is_url
 from ..sstable.block import Block
 from ..sstable.format import BLOCK_TRAILER_SIZE, FOOTER_SIZE, Footer
 
@@ -150,10 +151,13 @@ def _check_shards_present(prefix: str, num_shards: int, report: VerifyReport) ->
     directory = os.path.dirname(prefix) or "."
     base = os.path.basename(prefix) + ".data-"
     found = set()
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        names = []
+    if is_url(prefix):
+        names = _url_shard_names(prefix, num_shards)
+    else:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            names = []
     for name in names:
         if name.startswith(base):
             m = DATA_SUFFIX_RE.search(name)
@@ -188,8 +192,8 @@ def _check_data_coverage(reader: BundleReader, entries, num_shards: int, present
         spans = sorted(by_shard.get(shard, ()))
         p = data_path(reader.prefix, shard, num_shards)
         try:
-            size = os.path.getsize(p)
-        except OSError:
+            size = reader.data_file(shard).size if is_url(p) else os.path.getsize(p)
+        except (OSError, CheckpointError):
             continue  # reported as missing
         pos, listed = 0, 0
         for start, end in spans + [(size, size)]:
@@ -213,7 +217,7 @@ def verify_checkpoint(prefix) -> VerifyReport:
     """
     prefix = os.fspath(prefix)
     report = VerifyReport(prefix)
-    if not os.path.exists(prefix + ".index"):
+    if not _exists(prefix + ".index"):
         from ..v1.reader import v1_files
 
         if v1_files(prefix):  # no .index but file(s) at the prefix: the older V1 format
@@ -310,6 +314,35 @@ def _verify_v1(prefix: str, report: VerifyReport) -> VerifyReport:
             except CheckpointError as exc:
                 report.problems.append(Problem.from_error(exc))
     return _dedupe(report)
+
+
+#: Where a URL's directory cannot be listed (HTTP), at most this many data shards are probed one by one;
+#: beyond it, missing shards are found when their tensors are read.
+_MAX_URL_SHARD_PROBES = 256
+
+
+def _exists(path: str) -> bool:
+    if is_url(path):
+        from ..remote import exists
+
+        return exists(path)
+    return os.path.exists(path)
+
+
+def _url_shard_names(prefix: str, num_shards: int) -> list[str]:
+    """File names of the data shards present at a URL: listed where the store can list, else probed."""
+    import glob
+
+    from .. import remote
+
+    base = prefix.rsplit("/", 1)[-1]
+    listed = remote.glob(glob.escape(prefix) + ".data-*")
+    if listed:
+        return [u.rsplit("/", 1)[-1] for u in listed]
+    expected = [(i, f"{base}{data_path('', i, num_shards)}") for i in range(num_shards)]
+    if num_shards > _MAX_URL_SHARD_PROBES:  # no listing and too many to probe: reading them will tell
+        return [name for _, name in expected]
+    return [name for i, name in expected if remote.exists(data_path(prefix, i, num_shards))]
 
 
 def _dedupe(report: VerifyReport) -> VerifyReport:

@@ -7,6 +7,12 @@
     tfckpt-lab layout FILE [--json] [--depth N] [--at OFFSET]
     tfckpt-lab meta PATH [--json]
     tfckpt-lab objects PREFIX|DIR [--json] [--paths]
+    tfckpt-lab export SRC OUT.safetensors|OUT.npz [--skip-optimizer] [--names keys|object-paths]
+    tfckpt-lab import SRC.safetensors|SRC.npz OUT_PREFIX [--object]
+    tfckpt-lab diff A B [--json] [--atol X]
+
+Every command that reads a checkpoint also takes an http(s)://, s3://, gs:// or memory:// URL;
+long remote reads draw a progress bar on stderr.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import importlib
 import sys
 
 # Subcommand modules, in the order --help lists them.  Each defines register(subparsers).
-COMMANDS = ["inspect", "verify", "demo", "layout", "meta", "objects", "lab"]
+COMMANDS = ["inspect", "verify", "demo", "layout", "meta", "objects", "export", "import_", "diff", "lab"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from .. import remote
+
+    before = remote.progress_factory()
+    remote.set_progress(True)  # long remote reads draw a bar on stderr
     try:
         return int(args.func(args) or 0)
     except CheckpointError as exc:
@@ -47,3 +57,5 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
+    finally:
+        remote.set_progress(before or False)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import os
 
+from ..errors import CheckpointError
+from ..remote import file_size, path_exists
 from .region import FileRegion, Region, check_tiling, innermost_region, leaves_between, region_path
 
 __all__ = ["layout", "layouts", "detect_kind", "innermost_region", "region_path", "leaves_between", "check_tiling",
@@ -44,14 +46,13 @@ def detect_kind(path) -> str:
     if name == "checkpoint":
         return "state"
     try:
-        size = os.path.getsize(p)
-        with open(p, "rb") as f:
-            head = f.read(64)
-            if size >= 48:
-                f.seek(size - 8)
-                if f.read(8) == _TABLE_MAGIC:
-                    return "index"
-    except OSError:
+        from ..fileio import open_random_access
+
+        with open_random_access(p) as f:
+            head = f.pread(0, min(64, f.size))
+            if f.size >= 48 and f.pread(f.size - 8, 8) == _TABLE_MAGIC:
+                return "index"
+    except (OSError, CheckpointError):
         return "unknown"
     if head.lstrip().startswith((b"model_checkpoint_path", b"all_model_checkpoint_paths")):
         return "state"
@@ -86,7 +87,7 @@ def layout(path, kind: str | None = None) -> FileRegion:
         from .text import state_layout
 
         return state_layout(p)
-    size = os.path.getsize(p)
+    size = file_size(p)
     return FileRegion(p, "unknown", size, explanation="a file this library does not know",
                       children=[Region(0, size, "bytes", "bytes", None, "unrecognised bytes")] if size else [])
 
@@ -104,8 +105,8 @@ def layouts(prefix) -> dict[str, FileRegion]:
     out = {prefix + ".index": index_layout(prefix + ".index")}
     reader = BundleReader(prefix, verify=False)
     for p in reader.data_paths():
-        if os.path.exists(p):
+        if path_exists(p):
             out[p] = data_layout(p, reader=reader)
-    if os.path.exists(prefix + ".meta"):
+    if path_exists(prefix + ".meta"):
         out[prefix + ".meta"] = layout(prefix + ".meta")
     return out

@@ -21,6 +21,7 @@ from ..bundle.reader import BundleReader
 from ..bundle.tensor_bytes import parse_string_layout
 from ..dtypes import DT_STRING
 from ..errors import CheckpointError
+from ..remote import file_size
 from .region import FileRegion, Region
 
 __all__ = ["data_layout", "ELEMENT_REGION_LIMIT"]
@@ -36,7 +37,7 @@ def data_layout(path, *, reader: BundleReader | None = None) -> FileRegion:
     if m is None:
         raise ValueError(f"not a data shard name (PREFIX.data-NNNNN-of-NNNNN): {path}")
     shard = int(m.group(1))
-    size = os.path.getsize(path)
+    size = file_size(path)
     try:
         if reader is None:
             reader = BundleReader(path[: m.start()], verify=False)

@@ -188,6 +188,10 @@ class FileRegion(Region):
     def read(self, start: int = 0, end: int | None = None) -> bytes:
         """The file's raw bytes ``[start, end)`` (read once, then kept)."""
         if self._data is None:
+            from ..fileio import is_url
+
+            if is_url(self.path):  # only the bytes asked for, never the whole remote file
+                return _read_range(self.path, self.end, start, end)
             with open(self.path, "rb") as f:
                 self._data = f.read()
         return self._data[start:end]
@@ -208,6 +212,14 @@ class FileRegion(Region):
                 yield r
                 continue
             stack.extend(reversed(r.children))
+
+
+def _read_range(url: str, size: int, start: int, end: int | None) -> bytes:
+    from ..fileio import open_random_access
+
+    start, stop, _ = slice(start, end).indices(size)
+    with open_random_access(url) as f:
+        return f.pread(start, max(0, stop - start))
 
 
 def innermost_region(tree: Region, offset: int) -> Region | None:

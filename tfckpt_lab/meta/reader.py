@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError
 
 from .. import dtypes
 from ..errors import CheckpointNotFoundError, MalformedError
+from ..fileio import is_url
 from ..protos import meta_graph_pb2, saver_pb2, variable_pb2
 
 __all__ = ["read_meta_graph", "MetaGraph", "MetaVariable", "PartitionInfo", "VARIABLE_COLLECTIONS"]
@@ -308,20 +309,40 @@ def read_meta_graph(path) -> MetaGraph:
     :class:`~tfckpt_lab.MalformedError` if its bytes are not a MetaGraphDef.
     """
     p = os.fspath(path)
-    if os.path.isdir(p):  # a checkpoint directory: its latest checkpoint's graph
-        from ..checkpoint.reader import resolve_prefix
+    if is_url(p):
+        p, data = _read_meta_url(p)
+    else:
+        if os.path.isdir(p):  # a checkpoint directory: its latest checkpoint's graph
+            from ..checkpoint.reader import resolve_prefix
 
-        p = resolve_prefix(p) + ".meta"
-    if not p.endswith(".meta") and not os.path.exists(p) and os.path.exists(p + ".meta"):
-        p += ".meta"
-    try:
-        with open(p, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise CheckpointNotFoundError("no such .meta file", path=p) from None
+            p = resolve_prefix(p) + ".meta"
+        if not p.endswith(".meta") and not os.path.exists(p) and os.path.exists(p + ".meta"):
+            p += ".meta"
+        try:
+            with open(p, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise CheckpointNotFoundError("no such .meta file", path=p) from None
     proto = meta_graph_pb2.MetaGraphDef()
     try:
         proto.ParseFromString(data)
     except DecodeError as exc:
         raise MalformedError(f"not a MetaGraphDef: {exc}", path=p) from None
     return MetaGraph(proto, path=p, size=len(data))
+
+
+#: A ``.meta`` read from a URL is one protocol buffer, read whole; protobuf's own limit is 2 GiB.
+MAX_URL_META_BYTES = 2**31 - 1
+
+
+def _read_meta_url(url: str) -> tuple[str, bytes]:
+    """``(url of the .meta, its bytes)`` for a ``.meta`` URL, a prefix URL or a directory URL."""
+    from .. import remote
+
+    if not url.endswith(".meta"):
+        from ..checkpoint.reader import resolve_prefix
+
+        url = resolve_prefix(url) + ".meta"
+    if not remote.exists(url):
+        raise CheckpointNotFoundError("no such .meta file", path=url)
+    return url, remote.read_bytes(url, MAX_URL_META_BYTES)

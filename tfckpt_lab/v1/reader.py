@@ -42,6 +42,7 @@ from .. import dtypes
 from ..bundle.entry import key_to_name
 from ..bundle.slices import Extent, TensorSlice, decode_slice_key, encode_slice_key, is_slice_key
 from ..errors import CheckpointError, CheckpointNotFoundError, MalformedError, TensorNotFoundError, UnsupportedError
+from ..fileio import is_url
 from ..sstable.reader import TableReader
 from .values import decode_slice_values, v1_field
 
@@ -88,12 +89,25 @@ def v1_files(prefix) -> list[str]:
     the stem of sharded files (``model.ckpt`` for ``model.ckpt-0000k-of-0000N``).
     """
     p = os.fspath(prefix)
+    if is_url(p):
+        return _v1_url_files(p)
     if _GLOB_CHARS.search(p):
         return sorted(f for f in glob.glob(p) if os.path.isfile(f))
     if os.path.isfile(p):
         return [p]
     shards = sorted(f for f in glob.glob(glob.escape(p) + SHARD_SUFFIX_GLOB) if os.path.isfile(f))
     return shards
+
+
+def _v1_url_files(url: str) -> list[str]:
+    """:func:`v1_files` for a URL (shards are found by listing, which HTTP servers cannot do)."""
+    from .. import remote
+
+    if _GLOB_CHARS.search(url.split("://", 1)[1]):
+        return remote.glob(url)
+    if remote.exists(url):
+        return [url]
+    return remote.glob(glob.escape(url) + SHARD_SUFFIX_GLOB)
 
 
 def is_v1_checkpoint(prefix) -> bool:

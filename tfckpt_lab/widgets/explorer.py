@@ -26,20 +26,46 @@ def group_files(directory) -> list[dict]:
     """
     directory = os.fspath(directory)
     groups: dict[str, dict] = {}
-    for name in sorted(os.listdir(directory)):
+    for name, size in _listing(directory):
         m = _FILE_RE.match(name)
         if not m:
             continue
         stem = m.group("prefix")
-        g = groups.setdefault(stem, {"prefix": os.path.join(directory, stem), "name": stem, "files": [],
+        g = groups.setdefault(stem, {"prefix": _join(directory, stem), "name": stem, "files": [],
                                      "size": 0, "complete": False})
-        size = os.path.getsize(os.path.join(directory, name))
         g["files"].append((name, size))
         g["size"] += size
         g["complete"] |= m.group("kind") == ".index"
         s = _STEP_RE.search(stem)
         g["step"] = int(s.group(1)) if s else None
     return sorted(groups.values(), key=lambda g: (g["step"] is None, g["step"] or 0, g["name"]))
+
+
+def _listing(directory: str) -> list[tuple[str, int]]:
+    """``[(name, size)]`` of the files in a local directory or a directory URL (see :mod:`tfckpt_lab.remote`)."""
+    from ..remote import is_url, list_files
+
+    if is_url(directory):
+        return list_files(directory)
+    return [(n, os.path.getsize(os.path.join(directory, n))) for n in sorted(os.listdir(directory))]
+
+
+def _join(directory: str, name: str) -> str:
+    from ..remote import is_url, join
+
+    return join(directory, name) if is_url(directory) else os.path.join(directory, name)
+
+
+def _isdir(path: str) -> bool:
+    from ..remote import is_url, isdir
+
+    return isdir(path) if is_url(path) else os.path.isdir(path)
+
+
+def _dirname(prefix: str) -> str:
+    from ..remote import dirname, is_url
+
+    return dirname(prefix) if is_url(prefix) else (os.path.dirname(prefix) or ".")
 
 
 def _files_html(groups, current: str, latest: str | None) -> str:
@@ -72,14 +98,15 @@ class Explorer(StaticFallback, w.VBox):
         from ..checkpoint.state import latest_checkpoint
 
         path = os.fspath(path)
-        if os.path.isdir(path):
-            self.directory = path
-            self.latest = latest_checkpoint(path)
+        is_dir = _isdir(path)
+        if is_dir:
+            self.directory = path.rstrip("/") if "://" in path else path
+            self.latest = latest_checkpoint(self.directory)
         else:
-            self.directory = os.path.dirname(resolve_prefix(path)) or "."
+            self.directory = _dirname(resolve_prefix(path))
             self.latest = latest_checkpoint(self.directory)
         self.groups = [g for g in group_files(self.directory) if g["complete"]]
-        if os.path.isdir(path):
+        if is_dir:
             start = self.latest or (self.groups[-1]["prefix"] if self.groups else None)
             if start is None:
                 from ..errors import CheckpointNotFoundError
@@ -172,8 +199,10 @@ class Explorer(StaticFallback, w.VBox):
         from .hexview import HexView
 
         paths = list(self.trees)
-        state = os.path.join(self.directory, "checkpoint")
-        if os.path.exists(state):
+        from ..remote import path_exists
+
+        state = _join(self.directory, "checkpoint")
+        if path_exists(state):
             paths.append(state)
         pick = w.Dropdown(options=[(os.path.basename(p), p) for p in paths], description="file",
                           layout=w.Layout(width="420px"))

@@ -186,11 +186,19 @@ class FileRegion(Region):
         self._data = None
 
     def read(self, start: int = 0, end: int | None = None) -> bytes:
-        """The file's raw bytes ``[start, end)`` (read once, then kept)."""
-        if self._data is None:
-            with open(self.path, "rb") as f:
-                self._data = f.read()
-        return self._data[start:end]
+        """The file's raw bytes ``[start, end)``, cut to the file like a slice.
+
+        Only those bytes are read (a ranged read), so a window of a 10 GB shard costs
+        the window; layouts that parsed the whole file anyway (``.meta``, ``checkpoint``)
+        keep it and answer from memory.
+        """
+        if self._data is not None:
+            return self._data[start:end]
+        from ..fileio import open_random_access
+
+        with open_random_access(self.path) as f:
+            start, end, _ = slice(start, end).indices(f.size)
+            return f.pread(start, end - start) if end > start else b""
 
     def find_tensor(self, name: str) -> "Region | None":
         """The region of tensor (or index entry) ``name``, without expanding the whole tree."""

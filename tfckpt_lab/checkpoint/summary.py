@@ -108,7 +108,7 @@ class _Moments:
         n_b = f.size
         mean_b = float(f.mean())
         d = f - mean_b
-        m2_b = float(np.dot(d, d))
+        m2_b = float(np.einsum("i,i->", d, d))  # (np.dot goes through BLAS: 10x slower here)
         n = self.n + n_b
         delta = mean_b - self.mean
         self.mean += delta * n_b / n
@@ -219,15 +219,16 @@ def _head(stored: _Stored, e) -> tuple[np.ndarray, str]:
     return _native(out), (f"elements 0-{k - 1} of {n:,}{where}" if k else "no elements")
 
 
-def summarize_tensor(reader, name: str, *, scan: bool = False, whole_limit: int = WHOLE_LIMIT,
-                     sample_elements: int = SAMPLE_ELEMENTS, runs: int = SAMPLE_RUNS,
-                     chunk_bytes: int = CHUNK_BYTES) -> TensorSummary:
+def summarize_tensor(reader, name: str, *, scan: bool = False, whole_limit: int | None = None,
+                     sample_elements: int | None = None, runs: int | None = None,
+                     chunk_bytes: int | None = None) -> TensorSummary:
     """Summarize tensor ``name`` of ``reader`` (a :class:`~tfckpt_lab.CheckpointReader`) in bounded memory.
 
     Tensors of at most ``whole_limit`` bytes are read whole (``method="whole"``, exact).
     Larger ones: a sample of ``sample_elements`` in ``runs`` evenly spaced runs
     (``"sample"``), or with ``scan=True`` every element streamed through a
-    ``chunk_bytes`` buffer with the CRC-32C checked (``"scan"``).
+    ``chunk_bytes`` buffer with the CRC-32C checked (``"scan"``).  Each limit left
+    as None is the module's constant of that name at the time of the call.
 
     >>> import os, tempfile, numpy as np
     >>> from tfckpt_lab import load_checkpoint, write_bundle
@@ -240,6 +241,10 @@ def summarize_tensor(reader, name: str, *, scan: bool = False, whole_limit: int 
     >>> s.method, s.counted, s.stats["mean"], s.checksum
     ('scan', 100000, 49999.5, 'ok')
     """
+    whole_limit = WHOLE_LIMIT if whole_limit is None else whole_limit
+    sample_elements = SAMPLE_ELEMENTS if sample_elements is None else sample_elements
+    runs = SAMPLE_RUNS if runs is None else runs
+    chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     e = reader.entry(name)
     shape = tuple(e.shape)
     dt = dtypes.numpy_dtype(e.dtype)

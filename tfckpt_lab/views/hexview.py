@@ -21,19 +21,22 @@ def _words(s: str) -> str:
 
 
 def region_name(region) -> str:
-    """The region's kind and label, saying nothing twice.
+    """The region's kind and label in words, saying nothing twice.
 
     ``footer`` (not "footer footer"), ``metaindex block`` (not "metaindex_block metaindex
-    block"), ``data block 0``, but ``entry w`` and ``varint offset``, where the kind adds
-    something.
+    block"), ``data block 0``, ``metaindex handle`` (a block handle), ``block trailer``, but
+    ``entry w`` and ``varint offset``, where the kind adds something.
     """
     kind, label = region.kind, region.label
-    if not label:
-        return kind
     k, lab = _words(kind), _words(label)
-    if lab == k or lab.startswith(k + " "):
+    if not label:
+        return k
+    last = k.split(" ")[-1]
+    if lab == k or lab.startswith(k + " ") or (lab.endswith(" " + last) and lab != last):
         return label
-    return f"{kind} {label}"
+    if lab == last:  # "trailer" of a block_trailer
+        return k
+    return f"{k} {label}"
 
 
 def region_tip(region, limit: int = 60) -> str:

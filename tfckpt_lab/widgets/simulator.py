@@ -115,10 +115,9 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
                                                  layout=w.Layout(width="200px"),
                                                  style={"description_width": "initial"})
         self._controls = ctl
-        ctl["relative_paths"] = w.Checkbox(description="relative save path (Saver)", indent=False,
-                                           tooltip="saver.save(sess, 'ckpt/model'): the checkpoint file holds "
-                                                   "relative paths; unticked: an absolute save path, as "
-                                                   "absolute paths")
+        # ticked: saver.save(sess, "ckpt/model"), the checkpoint file holds relative paths;
+        # unticked: an absolute save path, written as absolute paths
+        ctl["relative_paths"] = w.Checkbox(description="relative save path (Saver)", indent=False)
         self._controls = ctl
         self._save = w.Button(description="save", icon="save", button_style="primary")
         self._save5 = w.Button(description="save ×5")

@@ -340,6 +340,28 @@ def test_explorer_shows_what_it_cannot_open_in_place(ckpt, tmp_path, monkeypatch
     ex.close()
 
 
+def test_bytes_tab_follows_the_selection_to_the_shard_that_holds_it(tmp_path):
+    from tfckpt_lab.widgets import explore
+    from tfckpt_lab.widgets.explorer import TABS
+
+    prefix = str(tmp_path / "m")
+    write_bundle(prefix, {"a": np.zeros(4, np.float32), "b": np.ones(4, np.float32)}, num_shards=2)
+    where = {n: tl.load_checkpoint(prefix).entry(n).shard_id for n in ("a", "b")}
+    assert sorted(where.values()) == [0, 1]
+    ex = explore(prefix)
+    ex.tab = TABS.index("Bytes")
+    box = ex.view("Bytes")
+    box.children[0].value = prefix + f".data-0000{where['a']}-of-00002"
+    ex.selected = "b"  # picked in another tab: its bytes are in the other shard
+    hv = box.children[1]
+    assert box.children[0].value == prefix + f".data-0000{where['b']}-of-00002"
+    assert hv.tensor == "b" and hv.error == ""
+    box.children[0].value = prefix + ".meta" if os.path.exists(prefix + ".meta") else prefix + ".index"
+    ex.selected = "a"
+    assert box.children[1].error == ""
+    ex.close()
+
+
 def test_explorer_diff_tab_with_one_checkpoint_offers_another(tmp_path):
     from tfckpt_lab.widgets import explore
     from tfckpt_lab.widgets.diff import CheckpointDiff

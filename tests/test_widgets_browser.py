@@ -17,15 +17,17 @@ import numpy as np
 import pytest
 
 from conftest import launch_chromium, playwright_or_skip
-from test_browser_widgets import _run_all
+from test_browser_widgets import CELLS as _THEIRS, _rerun_last_cell, _run_all
 from test_notebooks import start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = "explorer_clicks.ipynb"
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
-CELLS = [
-    "import os\nfrom tfckpt_lab.widgets import explore\nex = explore('work/two')\nex",
+CELLS = [  # four cells, the last one printing the kernel's state, as test_browser_widgets' helper expects
+    "import os\nfrom tfckpt_lab.widgets import explore",
+    "ex = explore('work/two')",
+    "ex",
     "print('STATE', ex.tab, repr(ex.selected), os.path.basename(ex.prefix))",
 ]
 
@@ -68,19 +70,7 @@ def page(tmp_path_factory):
         stop_lab(proc)
 
 
-def _rerun_last_cell(pg) -> str:
-    """Run the cell that prints the kernel's state again; return its new output."""
-    cell = pg.locator(f"{PANEL} .jp-CodeCell").nth(len(CELLS) - 1)
-    before = cell.locator(".jp-InputPrompt").inner_text()
-    cell.locator(".jp-InputArea-editor").click()
-    pg.keyboard.press("Control+Enter")
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        prompt = cell.locator(".jp-InputPrompt").inner_text()
-        if prompt != before and "*" not in prompt:
-            break
-        pg.wait_for_timeout(200)
-    return cell.locator(".jp-OutputArea-output").inner_text()
+assert len(CELLS) == len(_THEIRS)  # _rerun_last_cell reruns the cell at len(their CELLS) - 1
 
 
 def _tab(pg, title):

@@ -182,11 +182,11 @@ def _native(a: np.ndarray) -> np.ndarray:
 
 
 def _human(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return str(n)
+    """``512 bytes``, ``4.0 MiB``, ``2.2 GiB``."""
+    if n < 1024:
+        return f"{n:,} bytes"
+    power = min(3, int(math.log(n, 1024)))
+    return f"{n / 1024 ** power:,.1f} {('KiB', 'MiB', 'GiB')[power - 1]}"
 
 
 def _head(stored: _Stored, e) -> tuple[np.ndarray, str]:

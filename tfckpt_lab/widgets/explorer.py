@@ -223,9 +223,21 @@ class Explorer(StaticFallback, ShowsErrors, w.VBox):
                 v.selected = name
         hv = self._hexview()
         if hv is not None and name and hv.tensor != name:  # a byte picked inside it stays picked
-            hv.find(name)
+            self._bytes_follow(hv, name)
         if "Values" in self._views:
             self._render_values()
+
+    def _bytes_follow(self, hv, name: str) -> None:
+        """Show tensor ``name`` in the Bytes tab: in the .index, or in the data shard that holds its bytes."""
+        kind = getattr(hv.tree, "file_kind", "")
+        if kind == "data" and hv.tree.find_tensor(name) is None:
+            shard = next((p for p, tr in self.trees.items()
+                          if tr.file_kind == "data" and tr.find_tensor(name) is not None), None)
+            if shard is not None:
+                self._views["Bytes"].children[0].value = shard  # the file picker: it opens that shard
+                return
+        if kind in ("index", "data"):  # (a .meta or state file has no tensors to show)
+            hv.find(name)
 
     def _hexview(self):
         box = self._views.get("Bytes")

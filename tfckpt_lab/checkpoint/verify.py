@@ -262,6 +262,8 @@ def verify_checkpoint(prefix) -> VerifyReport:
         present = _check_shards_present(prefix, header.num_shards, report)
         _check_data_coverage(reader, entries, header.num_shards, present, report)
         for e in entries:
+            if not e.slices:
+                report.tensors_checked += 1  # counted whether it passes or fails
             try:
                 if e.slices:  # its pieces are checked as entries of their own; here, how they fit together
                     reader.read_tensor(e, verify=True)
@@ -272,7 +274,6 @@ def verify_checkpoint(prefix) -> VerifyReport:
                                         expected_crc=unmask_crc(e.crc32c))
                 else:
                     reader.read_tensor(e, verify=True)
-                report.tensors_checked += 1
                 report.bytes_checked += e.size
             except CheckpointError as exc:
                 report.problems.append(Problem.from_error(exc))
@@ -308,9 +309,9 @@ def _verify_v1(prefix: str, report: VerifyReport) -> VerifyReport:
         return _dedupe(report)
     with reader:
         for e in reader.variables():
+            report.tensors_checked += 1  # counted whether it passes or fails
             try:
                 reader.read_tensor(e, verify=True)
-                report.tensors_checked += 1
             except CheckpointError as exc:
                 report.problems.append(Problem.from_error(exc))
     return _dedupe(report)

@@ -4,7 +4,7 @@
     tfckpt-lab verify PREFIX|DIR [--json]
     tfckpt-lab demo [DIR]
     tfckpt-lab lab [--dir DIR] [--port N] [--no-browser]
-    tfckpt-lab layout FILE [--json] [--depth N] [--at OFFSET]
+    tfckpt-lab layout FILE|PREFIX|DIR [--json] [--depth N] [--at OFFSET]
     tfckpt-lab meta PATH [--json]
     tfckpt-lab objects PREFIX|DIR [--json] [--paths]
     tfckpt-lab export SRC OUT.safetensors|OUT.npz [--skip-optimizer] [--names keys|object-paths]

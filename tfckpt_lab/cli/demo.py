@@ -7,8 +7,9 @@ import os
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="write a small demo checkpoint and show what is inside",
-                       description="Write the two-variable example (w1: [2], w2: [5]) as "
-                                   "my_test_model-1000 into DIR and list its files and tensors.")
+                       description="Write the two-variable example (w1: [2], w2: [5]) into DIR, saved "
+                                   "twice (my_test_model-0 as initialized, my_test_model-1000 after "
+                                   "training), and list its files and the newer one's tensors.")
     p.add_argument("directory", nargs="?", default="tfckpt_demo", help="where to write (default: ./tfckpt_demo)")
     p.set_defaults(func=run)
 

@@ -113,9 +113,30 @@ def run(args) -> int:
         json.dump(out, sys.stdout, indent=1)
         print()
         return 0
-    width = max((len(e.name) for e in entries), default=4)
-    print(f"{'name':<{width}}  {'dtype':<10} shape")
-    for e in entries:
+    names = [_printable(e.name) for e in entries]
+    name_w = max([_width(n) for n in names] + [len("name")])
+    dtype_w = max([len(e.dtype_name) for e in entries] + [len("dtype")])
+    print(f"{_pad('name', name_w)}  {'dtype':<{dtype_w}}  shape")
+    for name, e in zip(names, entries):
         extra = f"  ({len(e.slices)} slices)" if e.slices else ""
-        print(f"{e.name:<{width}}  {e.dtype_name:<10} {list(e.shape)}{extra}")
+        print(f"{_pad(name, name_w)}  {e.dtype_name:<{dtype_w}}  {list(e.shape)}{extra}")
     return 0
+
+
+def _printable(name: str) -> str:
+    """A name on one line: control characters (a newline in a key...) shown as escapes."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: wide (CJK) characters 2, combining marks 0."""
+    import unicodedata
+
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))

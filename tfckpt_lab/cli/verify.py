@@ -25,6 +25,11 @@ def run(args) -> int:
         for p in report.problems:
             print(f"PROBLEM {p}")
         status = "OK" if report.ok else f"FAILED ({len(report.problems)} problem(s))"
-        print(f"{report.prefix}: {status}: {report.blocks_checked} index blocks, "
-              f"{report.tensors_checked} tensors, {report.bytes_checked} bytes checked")
+        print(f"{report.prefix}: {status}: {_count(report.blocks_checked, 'index block')}, "
+              f"{_count(report.tensors_checked, 'tensor')} (failing ones included), "
+              f"{_count(report.bytes_checked, 'byte')} checked")
     return 0 if report.ok else 1
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}" + ("" if n == 1 else "s")

@@ -186,15 +186,19 @@ class FileRegion(Region):
         self._data = None
 
     def read(self, start: int = 0, end: int | None = None) -> bytes:
-        """The file's raw bytes ``[start, end)`` (read once, then kept)."""
-        if self._data is None:
-            from ..fileio import is_url
+        """The file's raw bytes ``[start, end)``, cut to the file like a slice.
 
-            if is_url(self.path):  # only the bytes asked for, never the whole remote file
-                return _read_range(self.path, self.end, start, end)
-            with open(self.path, "rb") as f:
-                self._data = f.read()
-        return self._data[start:end]
+        Only those bytes are read (a ranged read), so a window of a 10 GB shard costs
+        the window; layouts that parsed the whole file anyway (``.meta``, ``checkpoint``)
+        keep it and answer from memory.
+        """
+        if self._data is not None:
+            return self._data[start:end]
+        from ..fileio import open_random_access
+
+        with open_random_access(self.path) as f:
+            start, end, _ = slice(start, end).indices(f.size)
+            return f.pread(start, end - start) if end > start else b""
 
     def find_tensor(self, name: str) -> "Region | None":
         """The region of tensor (or index entry) ``name``, without expanding the whole tree."""
@@ -212,14 +216,6 @@ class FileRegion(Region):
                 yield r
                 continue
             stack.extend(reversed(r.children))
-
-
-def _read_range(url: str, size: int, start: int, end: int | None) -> bytes:
-    from ..fileio import open_random_access
-
-    start, stop, _ = slice(start, end).indices(size)
-    with open_random_access(url) as f:
-        return f.pread(start, max(0, stop - start))
 
 
 def innermost_region(tree: Region, offset: int) -> Region | None:

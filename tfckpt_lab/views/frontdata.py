@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 
-from ..explain.region import _short, leaves_between
+from ..explain.region import leaves_between
+from .hexview import region_tip
 from .palette import GREY, dtype_color, kind_color
 
 __all__ = ["hex_window", "shard_spans", "tint", "MAX_WINDOW"]
@@ -37,8 +38,7 @@ def tint(hex_color: str, amount: float) -> str:
 
 
 def _tip(r) -> str:
-    v = "" if r.value is None else f" = {_short(r.value, 40)}"
-    return f"[{r.start}, {r.end}) {r.kind} {r.label}{v}"
+    return region_tip(r, 40)
 
 
 def hex_window(tree, start: int = 0, nbytes: int = 512, *, width: int = 16) -> dict:

@@ -8,11 +8,43 @@ what they *mean* comes from the region model only.
 from __future__ import annotations
 
 import html
+import re
 
 from ..explain.region import leaves_between
 from .palette import kind_color
 
-__all__ = ["hex_html", "region_breadcrumb_html", "region_html"]
+__all__ = ["hex_html", "region_breadcrumb_html", "region_html", "region_name", "region_tip"]
+
+
+def _words(s: str) -> str:
+    return re.sub(r"[\s_]+", " ", s).strip().lower()
+
+
+def region_name(region) -> str:
+    """The region's kind and label in words, saying nothing twice.
+
+    ``footer`` (not "footer footer"), ``metaindex block`` (not "metaindex_block metaindex
+    block"), ``data block 0``, ``metaindex handle`` (a block handle), ``block trailer``, but
+    ``entry w`` and ``varint offset``, where the kind adds something.
+    """
+    kind, label = region.kind, region.label
+    k, lab = _words(kind), _words(label)
+    if not label:
+        return k
+    last = k.split(" ")[-1]
+    if lab == k or lab.startswith(k + " ") or (lab.endswith(" " + last) and lab != last):
+        return label
+    if lab == last:  # "trailer" of a block_trailer
+        return k
+    return f"{k} {label}"
+
+
+def region_tip(region, limit: int = 60) -> str:
+    """``[start, end) name = value``: one line for a tooltip or a list."""
+    from ..explain.region import _short
+
+    v = "" if region.value is None else f" = {_short(region.value, limit)}"
+    return f"[{region.start}, {region.end}) {region_name(region)}{v}"
 
 
 def _tint(hex_color: str, amount: float) -> str:
@@ -23,18 +55,26 @@ def _tint(hex_color: str, amount: float) -> str:
 
 
 def hex_html(tree, start: int = 0, nbytes: int = 256, *, selected=None, cursor: int | None = None,
-             width: int = 16) -> str:
+             width: int = 16, changed: dict[int, int] | None = None) -> str:
     """HTML of ``nbytes`` of the file from ``start`` (rounded down to a row).
 
     Args:
         tree: a file's region tree (:func:`tfckpt_lab.explain.layout`).
         selected: a region whose bytes are outlined and shown in full colour.
         cursor: a byte offset to mark (underlined, bold).
+        changed: ``{offset: new byte}``: bytes to show with a value other than the file's
+            (the checksum lab's flipped byte, shown as it is in the damaged copy); their
+            tooltip says what they were.
     """
     root = tree.root
     start = max(0, (start // width) * width)
     end = min(root.end, start + nbytes)
-    data = root.read(start, end)
+    data = bytearray(root.read(start, end))
+    was = {}
+    for off, new in (changed or {}).items():
+        if start <= off < start + len(data):
+            was[off] = data[off - start]
+            data[off - start] = new
     leaves = leaves_between(root, start, end)
     sel = (selected.start, selected.end) if selected is not None else (0, 0)
     rows = []
@@ -55,7 +95,11 @@ def hex_html(tree, start: int = 0, nbytes: int = 256, *, selected=None, cursor: 
             style += "box-shadow:inset 0 -2px 0 #000,inset 0 2px 0 #000;font-weight:bold;"
         if cursor == off:
             style += "text-decoration:underline;outline:2px solid #D55E00;"
-        tip = html.escape(leaf.describe(), quote=True) if leaf is not None else ""
+        tip = region_tip(leaf) + (f" -- {leaf.explanation}" if leaf.explanation else "") if leaf is not None else ""
+        if off in was:
+            style += "text-decoration:underline wavy;font-weight:bold;"
+            tip = f"changed: was {was[off]:#04x}, now {byte:#04x}; {tip}"
+        tip = html.escape(tip, quote=True)
         cells.append(f'<span style="{style}" title="{tip}" data-offset="{off}">{byte:02x}</span>')
         ch = chr(byte) if 32 <= byte < 127 else "·"
         chars.append(f'<span style="background:{bg}">{html.escape(ch)}</span>')

@@ -13,6 +13,10 @@ import traitlets as t
 from ..explain import innermost_region, layout
 from ..views.hexview import hex_html, region_html
 from ._common import StaticFallback
+from ._status import ShowsErrors
+
+#: The lab damages a copy of every file of the checkpoint; bigger checkpoints are refused (in words).
+COPY_LIMIT = 512 * 2**20
 
 
 def _byte_range(start, end) -> str:
@@ -40,7 +44,7 @@ def checkpoint_files(prefix: str) -> list[str]:
     return [p for p in out if os.path.exists(p)]
 
 
-class ChecksumLab(StaticFallback, w.VBox):
+class ChecksumLab(StaticFallback, ShowsErrors, w.VBox):
     """Corrupt one byte of a *copy* and run :func:`~tfckpt_lab.checkpoint.verify.verify_checkpoint` on it.
 
     >>> import os, tempfile, numpy as np
@@ -55,7 +59,10 @@ class ChecksumLab(StaticFallback, w.VBox):
 
     Traits (state): ``target`` (file), ``offset``, ``mask`` (XOR-ed into the byte),
     ``flipped_kind`` / ``flipped_label`` (what the byte was, per the region model),
-    ``caught`` (did any check fail?), ``problems`` (what failed, and where).
+    ``caught`` (did any check fail?), ``problems`` (what failed, and where),
+    ``error`` (why the last flip was refused: a byte outside the file, a mask that is not
+    a byte, a file not of this checkpoint; shown in place, and nothing else changes).
+    The hex dump shows the damaged copy: the flipped byte with its new value.
     """
 
     target = t.Unicode("")
@@ -78,33 +85,74 @@ class ChecksumLab(StaticFallback, w.VBox):
         self._mask = w.BoundedIntText(min=1, max=255, value=1, description="XOR", layout=w.Layout(width="150px"))
         self._go = w.Button(description="flip & verify", button_style="warning")
         self._out = w.HTML()
+        self._flipped: tuple | None = None  # (target, offset, old byte, new byte) of the last flip shown
         super().__init__(**kwargs)
+        self._init_error_line()
         self.target = self.files[0] if self.files else ""
         w.link((self._file, "value"), (self, "target"))
         w.link((self._off, "value"), (self, "offset"))
         w.link((self._mask, "value"), (self, "mask"))
-        self._go.on_click(lambda _: self.flip())
-        self.children = [w.HBox([self._file, self._off, self._mask, self._go]), self._out]
+        self._go.on_click(self._on_go)
+        self.children = [w.HBox([self._file, self._off, self._mask, self._go]), self._error_line, self._out]
 
     def _tree(self, path):
         if path not in self._trees:
             self._trees[path] = layout(path)
         return self._trees[path]
 
+    def _on_go(self, _button=None) -> None:
+        with self.report():
+            self.flip()
+
+    def _refuse(self, target: str | None, offset: int | None, mask: int | None) -> None:
+        """Raise ValueError (and show it) if this flip cannot be done; nothing is changed first."""
+        path = self.target if target is None else self._target_path(target)
+        offset = self.offset if offset is None else offset
+        mask = self.mask if mask is None else mask
+        msg = None
+        if path not in self.files:
+            msg = (f"{os.path.basename(path) or path!r} is not a file of checkpoint "
+                   f"{os.path.basename(self.prefix)} (its files: "
+                   f"{', '.join(os.path.basename(p) for p in self.files) or 'none found'})")
+        elif not 1 <= mask <= 255:
+            msg = f"the XOR mask must be a byte from 1 to 255 (got {mask}); 0 would change nothing"
+        else:
+            size = self._tree(path).end
+            total = sum(os.path.getsize(p) for p in self.files)
+            if not 0 <= offset < size:
+                msg = (f"byte {offset} is outside {os.path.basename(path)}, which has {size:,} bytes "
+                       f"(offsets 0 to {size - 1:,})" if size else f"{os.path.basename(path)} is empty")
+            elif total > COPY_LIMIT:
+                msg = (f"this checkpoint is {total / 2**20:,.0f} MiB; the lab damages a copy of all of it "
+                       f"and copies at most {COPY_LIMIT // 2**20} MiB")
+        if msg is not None:
+            self.error = msg
+            raise ValueError(msg)
+
+    def _target_path(self, target: str) -> str:
+        """One of :attr:`files` (given by its path, or its name in the checkpoint's directory), else as given."""
+        target = os.fspath(target)
+        path = target if os.path.isabs(target) or target in self.files else \
+            os.path.join(os.path.dirname(self.prefix), target)
+        same = [p for p in self.files if os.path.abspath(p) == os.path.abspath(path)]
+        return same[0] if same else path
+
     def flip(self, target: str | None = None, offset: int | None = None, mask: int | None = None) -> dict:
-        """Copy the checkpoint, XOR ``mask`` into byte ``offset`` of ``target``, verify the copy."""
+        """Copy the checkpoint, XOR ``mask`` into byte ``offset`` of ``target``, verify the copy.
+
+        Raises ValueError (and shows it in the widget, changing nothing else) for a byte
+        outside the file, a mask that is not 1 to 255, or a file not of this checkpoint.
+        """
         from ..checkpoint.verify import verify_checkpoint
 
+        self._refuse(target, offset, mask)
         if target is not None:
-            self.target = target if os.path.isabs(target) or target in self.files else \
-                os.path.join(os.path.dirname(self.prefix), target)
+            self.target = self._target_path(target)
         if offset is not None:
             self.offset = offset
         if mask is not None:
             self.mask = mask
         tree = self._tree(self.target)
-        if not 0 <= self.offset < tree.end:
-            raise ValueError(f"byte {self.offset} is outside {os.path.basename(self.target)} ({tree.end} bytes)")
         self._region = innermost_region(tree, self.offset)
         self.flipped_kind, self.flipped_label = self._region.kind, self._region.label
         # fresh copy of every file of the checkpoint
@@ -132,7 +180,8 @@ class ChecksumLab(StaticFallback, w.VBox):
         # verify_checkpoint also flags bytes no value depends on (footer padding...); "caught" here
         # means what a reader notices, so those structural notes alone do not count.
         self.caught = any(p["affects_values"] for p in probs)
-        self._old, self._new = old, old ^ self.mask
+        self._flipped = (self.target, self.offset, old, old ^ self.mask)
+        self.error = ""
         self._out.value = self.to_html()
         return {"region": self._region, "caught": self.caught, "problems": probs}
 
@@ -144,8 +193,9 @@ class ChecksumLab(StaticFallback, w.VBox):
                     "flipped yet. Pick one of its files and a byte offset, then <b>flip &amp; verify</b>: the lab "
                     "damages a copy and says which check, if any, catches it, and where."
                     f"<ul>{files}</ul>")
-        head = (f"<b>flipped</b> byte {self.offset} of <code>{html.escape(os.path.basename(self.target))}</code>: "
-                f"{self._old:#04x} → {self._new:#04x}<br>")
+        target, offset, old, new = self._flipped
+        head = (f"<b>flipped</b> byte {offset} of <code>{html.escape(os.path.basename(target))}</code>: "
+                f"{old:#04x} → {new:#04x} (the bytes below are the damaged copy's)<br>")
         if self.caught:
             rows = "".join(
                 f"<tr><td>{html.escape(p['kind'])}</td><td><code>{html.escape(p['file'])}</code></td>"
@@ -157,9 +207,10 @@ class ChecksumLab(StaticFallback, w.VBox):
         else:
             verdict = ("<b style='color:#0072B2'>not caught</b>: no checksum covers this byte, or the change "
                        "still parses (e.g. padding, unreferenced bytes, a value no check looks at)")
-        tree = self._tree(self.target)
+        tree = self._tree(target)
         return (head + "what it was: " + region_html(self._region) + verdict
-                + hex_html(tree, max(0, self.offset - 32), 80, selected=self._region, cursor=self.offset))
+                + hex_html(tree, max(0, offset - 32), 80, selected=self._region, cursor=offset,
+                           changed={offset: new}))
 
     def close(self) -> None:
         shutil.rmtree(self._workdir, ignore_errors=True)

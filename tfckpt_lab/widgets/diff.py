@@ -9,15 +9,17 @@ import traitlets as t
 
 from ..views.diff import diff_checkpoints, diff_html
 from ._common import StaticFallback, figure_image, png_html, set_figure
+from ._status import ShowsErrors
 
 __all__ = ["CheckpointDiff"]
 
 
-class CheckpointDiff(StaticFallback, w.VBox):
+class CheckpointDiff(StaticFallback, ShowsErrors, w.VBox):
     """Compare checkpoint ``a`` with checkpoint ``b`` (e.g. ``model-1000`` and ``model-2000``).
 
     Traits: ``a``, ``b`` (prefixes), ``rows`` (see :func:`tfckpt_lab.views.diff.diff_checkpoints`),
-    ``num_changed``.  ``plot()`` draws the most-changed tensors.
+    ``num_changed``, ``error`` (why the last comparison failed, e.g. a checkpoint that
+    cannot be read; the previous result stays).  ``plot()`` draws the most-changed tensors.
     """
 
     a = t.Unicode("")
@@ -39,8 +41,13 @@ class CheckpointDiff(StaticFallback, w.VBox):
         self._a.value, self._b.value = self.a, self.b
         w.link((self._a, "value"), (self, "a"))
         w.link((self._b, "value"), (self, "b"))
-        self.observe(lambda _: self.compare(), ["a", "b"])
+        self._init_error_line()
+        self.observe(self._on_pick, ["a", "b"])
         self.compare()
+
+    def _on_pick(self, _change=None) -> None:
+        with self.report():
+            self.compare()
 
     def compare(self) -> list[dict]:
         """Recompute the rows for the current ``a`` and ``b``."""
@@ -52,7 +59,7 @@ class CheckpointDiff(StaticFallback, w.VBox):
             self._image = figure_image(fig)
         else:
             set_figure(self._image, fig)
-        self.children = [w.HBox([self._a, self._b]), self._image, self._table]
+        self.children = [w.HBox([self._a, self._b]), self._error_line, self._image, self._table]
         return self.rows
 
     def plot(self):

@@ -7,7 +7,8 @@ import html
 import ipywidgets as w
 import traitlets as t
 
-from ._common import StaticFallback
+from ._common import StaticFallback, use_front_end
+from ._status import ShowsErrors
 
 __all__ = ["EntriesTable", "COLUMNS"]
 
@@ -26,16 +27,28 @@ def _rows_of(source) -> list[dict]:
     return rows
 
 
-class EntriesTable(StaticFallback, w.VBox):
-    """The ``.index`` entries as a table.
+def _cells(r: dict) -> list[str]:
+    """One row's cells as text, in :data:`COLUMNS` order."""
+    shard = "(partitioned)" if r["slices"] else str(r["shard"])
+    crc = "" if r["crc32c"] is None else f"{r['crc32c']:#010x}"
+    return [r["name"], r["dtype"], str(r["shape"]), shard, str(r["offset"]), str(r["size"]), crc]
+
+
+class EntriesTable(StaticFallback, ShowsErrors, w.VBox):
+    """The ``.index`` entries as a table; a click on a row selects that entry.
 
     Args:
         source: a checkpoint prefix / directory, or a :class:`~tfckpt_lab.CheckpointReader`.
         page_size: rows per page.
+        interactive: rows you click (anywidget, ``_front_table.EntryRows``; default: when
+            anywidget is installed). Without it the page is an HTML table with a list box
+            of its names to pick from.
 
     Traits (state): ``filter`` (substring of the name, case-insensitive), ``sort_by``
-    (one of :data:`COLUMNS`), ``ascending``, ``page`` (0-based), ``page_size``,
-    ``selected`` (a tensor name), ``num_matching`` (rows passing the filter).
+    (one of :data:`COLUMNS`), ``ascending``, ``page`` (0-based, kept within the pages
+    there are), ``page_size``, ``selected`` (a tensor name; the table turns to the page
+    that shows it), ``num_matching`` (rows passing the filter), ``error`` (e.g. a selected
+    name that is not in the checkpoint).
 
     ``visible_rows()`` is the current page as dicts; each row's ``entry`` is the
     :class:`~tfckpt_lab.bundle.BundleEntry` (its ``.proto`` one level deeper).
@@ -49,8 +62,9 @@ class EntriesTable(StaticFallback, w.VBox):
     selected = t.Unicode("")
     num_matching = t.Int(0)
 
-    def __init__(self, source, *, page_size: int = 25, **kwargs):
+    def __init__(self, source, *, page_size: int = 25, interactive: bool | None = None, **kwargs):
         self.rows = _rows_of(source)
+        self._names = {r["name"] for r in self.rows}
         self._view: list[dict] = self.rows
         self._cache_key = None
         self._filter = w.Text(placeholder="filter by name", description="filter", continuous_update=False,
@@ -62,18 +76,56 @@ class EntriesTable(StaticFallback, w.VBox):
         self._status = w.Label()
         self._pick = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
         self._table = w.HTML()
+        self._rows = None
+        if use_front_end(interactive):
+            from ._front_table import EntryRows
+
+            self._rows = EntryRows(columns=list(COLUMNS))
         super().__init__(**kwargs)
         self.page_size = page_size
-        self.children = [w.HBox([self._filter, self._sort, self._asc, self._prev, self._next, self._status]),
-                         self._table, self._pick]
+        controls = w.HBox([self._filter, self._sort, self._asc, self._prev, self._next, self._status])
+        if self._rows is not None:  # the rows are the control
+            self.children = [controls, self._init_error_line(), self._rows]
+            t.link((self._rows, "selected"), (self, "selected"))
+        else:
+            self.children = [controls, self._init_error_line(), self._table, self._pick]
         for ctl, name in ((self._filter, "filter"), (self._sort, "sort_by"), (self._asc, "ascending")):
             w.link((ctl, "value"), (self, name))
         self._prev.on_click(lambda _: setattr(self, "page", max(0, self.page - 1)))
         self._next.on_click(lambda _: setattr(self, "page", min(self.num_pages - 1, self.page + 1)))
         self._pick.observe(lambda ch: setattr(self, "selected", ch["new"]) if ch["new"] else None, "value")
         self.observe(self._reset_page, ["filter", "sort_by", "ascending", "page_size"])
-        self.observe(lambda _: self._render(), ["page", "selected"])
+        self.observe(lambda _: self._render(), "page")
+        self.observe(self._on_selected, "selected")
         self._render()
+
+    @t.validate("page_size")
+    def _valid_page_size(self, proposal):
+        if proposal["value"] < 1:
+            raise t.TraitError(f"page_size must be at least 1 (got {proposal['value']})")
+        return proposal["value"]
+
+    @t.validate("page")
+    def _valid_page(self, proposal):
+        return max(0, min(proposal["value"], self.num_pages - 1))
+
+    def _on_selected(self, change) -> None:
+        name = change["new"]
+        if name and name not in self._names:
+            self.error = f"no entry named {name!r} in this checkpoint"
+        else:
+            self.error = ""
+            self._turn_to(name)
+        self._render()
+
+    def _turn_to(self, name: str) -> None:
+        """Show the page holding row ``name``, if the filter lets it through."""
+        if not name or any(r["name"] == name for r in self.visible_rows()):
+            return
+        for i, r in enumerate(self._matching()):
+            if r["name"] == name:
+                self.page = i // self.page_size
+                return
 
     # -- the data ----------------------------------------------------------------------
     def _matching(self) -> list[dict]:
@@ -84,8 +136,8 @@ class EntriesTable(StaticFallback, w.VBox):
             col = self.sort_by
             if col == "shape":
                 sort_key = lambda r: (len(r["shape"]), r["shape"])  # noqa: E731
-            elif col in ("shard",):
-                sort_key = lambda r: -1 if r["shard"] is None else r["shard"]  # noqa: E731
+            elif col in ("shard", "crc32c"):  # None: a partitioned variable's shard, a V1 entry's checksum
+                sort_key = lambda r: -1 if r[col] is None else r[col]  # noqa: E731
             else:
                 sort_key = lambda r: r[col]  # noqa: E731
             rows.sort(key=lambda r: (sort_key(r), r["name"]), reverse=not self.ascending)
@@ -112,12 +164,23 @@ class EntriesTable(StaticFallback, w.VBox):
             self._render()
 
     # -- rendering -----------------------------------------------------------------------
+    def _empty_text(self) -> str:
+        if self.rows and self.filter:
+            return f"no entry name contains {self.filter!r}"
+        return "" if self.rows else "this checkpoint has no entries"
+
     def _render(self) -> None:
         rows = self.visible_rows()
         self._status.value = (f"{self.num_matching} of {len(self.rows)} entries; page {self.page + 1} "
                               f"of {self.num_pages}")
-        self._table.value = self.to_html(with_status=False)
         names = [r["name"] for r in rows]
+        if self._rows is not None:
+            with self._rows.hold_sync():
+                self._rows.rows = [_cells(r) for r in rows]
+                self._rows.names = names
+                self._rows.empty = self._empty_text()
+            return
+        self._table.value = self.to_html(with_status=False)
         self._pick.options = names
         self._pick.value = self.selected if self.selected in names else None
 
@@ -126,10 +189,10 @@ class EntriesTable(StaticFallback, w.VBox):
         body = []
         for r in self.visible_rows():
             style = ' style="background:#F0E442"' if r["name"] == self.selected else ""
-            shard = "(partitioned)" if r["slices"] else r["shard"]
-            body.append(f"<tr{style}><td><code>{html.escape(r['name'])}</code></td><td>{r['dtype']}</td>"
-                        f"<td>{r['shape']}</td><td>{shard}</td><td>{r['offset']}</td><td>{r['size']}</td>"
-                        f"<td>{r['crc32c']:#010x}</td></tr>")
+            cells = [f"<code>{html.escape(c)}</code>" if i == 0 else html.escape(c) for i, c in enumerate(_cells(r))]
+            body.append(f"<tr{style}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        if not body and self._empty_text():
+            body.append(f'<tr><td colspan="{len(COLUMNS)}"><i>{html.escape(self._empty_text())}</i></td></tr>')
         status = (f"<div>{self.num_matching} of {len(self.rows)} entries, page {self.page + 1} of "
                   f"{self.num_pages}</div>") if with_status else ""
         return f"{status}<table><tr>{head}</tr>{''.join(body)}</table>"

@@ -27,8 +27,9 @@ import traitlets as t
 from ..explain import innermost_region, layout
 from ..explain.region import Region
 from ..views.frontdata import MAX_WINDOW, hex_window
-from ..views.hexview import hex_html, region_html
+from ..views.hexview import hex_html, region_html, region_name
 from ._common import StaticFallback, use_front_end
+from ._status import ShowsErrors
 
 __all__ = ["HexView"]
 
@@ -36,7 +37,7 @@ _NAV_LIMIT = 400  # children listed in the navigator at once (around the selecte
 _NAMED = ("tensor", "entry")  # the kinds of region that name a tensor
 
 
-class HexView(StaticFallback, w.VBox):
+class HexView(StaticFallback, ShowsErrors, w.VBox):
     """A hex view of one checkpoint file with the region tree beside it.
 
     Args:
@@ -51,6 +52,8 @@ class HexView(StaticFallback, w.VBox):
         selected_kind, selected_label, explanation: what the selected region is.
         tensor: the tensor (data shard) or index entry the selection lies in, or "".
         window: the first byte shown.
+        error: what was wrong with the last input (a byte outside the file, a name the
+            file does not hold), shown above the bytes; "" when the last input was fine.
     """
 
     cursor = t.Int(0)
@@ -78,6 +81,7 @@ class HexView(StaticFallback, w.VBox):
         self._nav = w.Select(options=[], rows=12, layout=w.Layout(width="420px"))
         self._info = w.HTML()
         self._hex = w.HTML(layout=w.Layout(overflow="auto"))
+        self._init_error_line()
         self._grid = None
         self._grid_key = None
         if use_front_end(interactive):
@@ -89,12 +93,14 @@ class HexView(StaticFallback, w.VBox):
         if self._grid is None:
             self.children = [
                 w.HBox([self._offset, self._prev, self._next, self._up, self._find]),
+                self._error_line,
                 w.HBox([self._nav, self._info]),
                 self._hex,
             ]
         else:  # the grid has its own paging controls
             self.children = [
                 w.HBox([self._offset, self._up, self._find]),
+                self._error_line,
                 w.HBox([self._nav, self._info]),
                 self._grid,
             ]
@@ -106,7 +112,7 @@ class HexView(StaticFallback, w.VBox):
         self._prev.on_click(lambda _: setattr(self, "window", max(0, self.window - self.nbytes)))
         self._next.on_click(lambda _: setattr(self, "window", min(max(0, self.tree.end - 1),
                                                                   self.window + self.nbytes)))
-        self._find.observe(lambda ch: self.find(ch["new"]) if ch["new"] else None, "value")
+        self._find.observe(lambda ch: self._on_find(ch["new"]), "value")
         self._nav.observe(self._on_nav, "value")
         self.observe(self._on_cursor, "cursor")
         self.observe(lambda _: self._render_hex(), ["window", "nbytes"])
@@ -139,11 +145,21 @@ class HexView(StaticFallback, w.VBox):
         if self._busy:
             return
         r = innermost_region(self.tree, change["new"])
-        if r is not None:
-            if self._offset.value != change["new"]:
-                self._offset.value = change["new"]
-            self.select_region(r)
-            self._render_hex()
+        if r is None:  # refused: the cursor goes back, the selection stays
+            tr = self.tree
+            self.error = (f"byte {change['new']} is outside {tr.label} (bytes {tr.start} to {tr.end - 1})"
+                          if tr.size else f"{tr.label} is empty: it has no bytes to pick")
+            self._busy = True
+            try:
+                self.cursor = change["old"]
+            finally:
+                self._busy = False
+            return
+        self.error = ""
+        if self._offset.value != change["new"]:
+            self._offset.value = change["new"]
+        self.select_region(r)
+        self._render_hex()
 
     def select_offset(self, offset: int) -> Region | None:
         """Pick byte ``offset``; returns the innermost region now selected."""
@@ -151,11 +167,25 @@ class HexView(StaticFallback, w.VBox):
         return self.region
 
     def find(self, name: str) -> Region | None:
-        """Select the tensor (data shard) or index entry called ``name``."""
+        """Select the tensor (data shard) or index entry called ``name``; None (and ``error`` says why) if absent."""
         r = self.tree.find_tensor(name) if hasattr(self.tree, "find_tensor") else None
         if r is not None:
+            self.error = ""
             self.select_region(r)
-        return r
+            return r
+        kind = getattr(self.tree, "file_kind", "")
+        if kind in ("index", "data"):
+            where = "index entry" if kind == "index" else "tensor with bytes"
+            self.error = f"no {where} named {name!r} in {self.tree.label}"
+            if kind == "data":
+                self.error += " (empty tensors and partitioned variables have no bytes of their own here)"
+        else:
+            self.error = (f"{self.tree.label} holds no tensors: search names in the .index or a data shard")
+        return None
+
+    def _on_find(self, name: str) -> None:
+        if name.strip():
+            self.find(name.strip())
 
     # -- rendering ------------------------------------------------------------------------
     def _on_nav(self, change) -> None:
@@ -181,7 +211,7 @@ class HexView(StaticFallback, w.VBox):
         self._nav_regions = shown
         self._busy = True
         try:
-            self._nav.options = [(f"[{c.start}, {c.end}) {c.kind} {c.label}"[:90], i) for i, c in enumerate(shown)]
+            self._nav.options = [(f"[{c.start}, {c.end}) {region_name(c)}"[:90], i) for i, c in enumerate(shown)]
             self._nav.value = shown.index(focus) if focus is not None and focus in shown else None
         finally:
             self._busy = False
@@ -203,7 +233,7 @@ class HexView(StaticFallback, w.VBox):
             g.selection = list(self.selection)
             g.cursor = self.cursor
             r = self.region
-            g.status = (f"byte {self.cursor} (0x{self.cursor:x}) \u2192 {r.kind} {r.label} [{r.start}, {r.end}): "
+            g.status = (f"byte {self.cursor} (0x{self.cursor:x}) \u2192 {region_name(r)} [{r.start}, {r.end}): "
                         f"{r.explanation}" if r is not None else "")
 
     def _on_grid_window(self, change) -> None:

@@ -10,11 +10,12 @@ import traitlets as t
 
 from ..explain import innermost_region, layouts
 from ._common import StaticFallback, figure_image, png_html, set_figure, use_front_end
+from ._status import ShowsErrors
 
 __all__ = ["ShardMap"]
 
 
-class ShardMap(StaticFallback, w.VBox):
+class ShardMap(StaticFallback, ShowsErrors, w.VBox):
     """Tensors as bars along each data shard.
 
     Pick a tensor by name (``selected``), or by a position on the map with
@@ -24,7 +25,8 @@ class ShardMap(StaticFallback, w.VBox):
     sets ``selected``; without it, it is the :meth:`plot` image (also the static
     fallback).  ``interactive`` forces one or the other.
 
-    Traits: ``selected`` (tensor name), ``picked_shard``, ``picked_offset``.
+    Traits: ``selected`` (tensor name), ``picked_shard``, ``picked_offset``, ``error``
+    (a pick outside every shard, a name not in the checkpoint: shown in place).
     """
 
     selected = t.Unicode("")
@@ -35,6 +37,7 @@ class ShardMap(StaticFallback, w.VBox):
         self.prefix = os.fspath(prefix)
         trees = trees or layouts(self.prefix)
         self.trees = [tr for tr in trees.values() if tr.file_kind == "data"]
+        self._names = None
         self._image = self._bars = None
         if use_front_end(interactive):
             from ..views.frontdata import shard_spans
@@ -49,7 +52,8 @@ class ShardMap(StaticFallback, w.VBox):
         self._go = w.Button(description="pick")
         self._info = w.HTML()
         super().__init__(**kwargs)
-        self.children = [self._bars or self._image, w.HBox([self._shard, self._offset, self._go]), self._info]
+        self.children = [self._bars or self._image, w.HBox([self._shard, self._offset, self._go]),
+                         self._init_error_line(), self._info]
         self._go.on_click(lambda _: self.click(self._shard.value or 0, self._offset.value))
         if self._bars is not None:
             t.link((self._bars, "selected"), (self, "selected"))
@@ -62,16 +66,29 @@ class ShardMap(StaticFallback, w.VBox):
         return shard_map(self.trees, selected=self.selected or None)
 
     def click(self, shard: int, offset: int) -> str | None:
-        """Select the tensor whose bytes include ``offset`` in shard row ``shard``; returns its name."""
-        self.picked_shard, self.picked_offset = shard, offset
+        """Select the tensor whose bytes include ``offset`` in shard row ``shard``; returns its name.
+
+        A pick outside every shard, or on bytes no tensor owns, selects nothing: ``error``
+        says why and the selection stays.
+        """
         if not 0 <= shard < len(self.trees):
+            self.error = (f"there is no shard row {shard}: this checkpoint has {len(self.trees)} data shard(s)"
+                          if self.trees else "this checkpoint has no data shard files")
             return None
-        r = innermost_region(self.trees[shard], offset)
+        tree = self.trees[shard]
+        if not 0 <= offset < tree.end:
+            self.error = (f"byte {offset} is outside {os.path.basename(tree.path)} "
+                          f"({tree.end:,} bytes: offsets 0 to {tree.end - 1:,})" if tree.end
+                          else f"{os.path.basename(tree.path)} is empty")
+            return None
+        self.picked_shard, self.picked_offset = shard, offset
+        r = innermost_region(tree, offset)
         while r is not None and r.kind != "tensor":
             r = r.parent
         if r is None:
-            self._info.value = f"byte {offset} of shard {shard} belongs to no tensor"
+            self.error = f"byte {offset} of {os.path.basename(tree.path)} belongs to no tensor (unreferenced bytes)"
             return None
+        self.error = ""
         self.selected = r.label
         return r.label
 
@@ -88,10 +105,25 @@ class ShardMap(StaticFallback, w.VBox):
                 return r
         return None
 
+    def _known(self, name: str) -> bool:
+        if self._names is None:
+            from ..checkpoint.reader import load_checkpoint
+
+            try:
+                with load_checkpoint(self.prefix, verify=False) as reader:
+                    self._names = {e.name for e in reader.entries()}
+            except Exception:  # no usable index: nothing to check names against
+                self._names = set()
+        return not self._names or name in self._names
+
     def _on_selected(self, change) -> None:
         if self._image is not None:
             set_figure(self._image, self.plot())
         r = self.tensor_region()
+        if change["new"] and r is None and not self._known(change["new"]):
+            self.error = f"no tensor named {change['new']!r} in this checkpoint"
+        elif r is not None or not change["new"]:
+            self.error = ""
         if r is None:
             self._info.value = f"<code>{html.escape(change['new'])}</code> has no bytes in a shard (empty or partitioned)"
             status = f"{change['new']}: no bytes in a shard" if change["new"] else ""

@@ -36,10 +36,12 @@ def _trees(path: str) -> tuple[str | None, dict]:
     from ..errors import CheckpointNotFoundError
     from ..explain import layout, layouts
 
-    if os.path.isfile(path):
+    from ..remote import is_url, isdir, path_exists
+
+    if (os.path.isfile(path) if not is_url(path) else (not isdir(path) and path_exists(path))):
         return None, {path: layout(path)}
     prefix = resolve_prefix(path)  # a directory: its latest checkpoint (or a clear error)
-    if not os.path.exists(prefix + ".index"):
+    if not path_exists(prefix + ".index"):
         raise CheckpointNotFoundError("no such file, and no checkpoint with this prefix (no "
                                       f"{os.path.basename(prefix)}.index)", path=path)
     return prefix, layouts(prefix)

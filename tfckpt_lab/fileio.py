@@ -384,8 +384,8 @@ def atomic_write_bytes(path, data, *, durable: bool = False, ops: FileOps | None
     path = os.fspath(path)
     ops = ops or FileOps(durable=durable)
     tmp = temp_name(path)
-    write_new_file(tmp, data, durable=durable, ops=ops)
     try:
+        write_new_file(tmp, data, durable=durable, ops=ops)
         ops.rename(tmp, path)
     except BaseException:
         _remove_quietly(tmp)

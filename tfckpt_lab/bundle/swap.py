@@ -138,6 +138,8 @@ def remove_bundle(files: BundleFiles, ops: FileOps, extra=()) -> None:
 
 def _put(ops: FileOps, src: str, dst: str) -> None:
     """Make ``dst`` a copy (hard link) of ``src``, replacing ``dst`` in one rename."""
+    if _same_file(src, dst):  # already (rename(2) onto another link of the same file does nothing)
+        return
     tmp = f"{dst}{TEMP_MARKER}{_token()}"
     ops.link(src, tmp)
     try:
@@ -236,17 +238,21 @@ class PrefixSwap:
                 before_replace(self.backup)
             ops.remove(old.index)
         for src, dst in [*moves, index_move]:
+            self._moved.append(dst)  # first: an error reported after the rename must still undo it
             ops.rename(src, dst)
             self._pending.remove(src)
-            self._moved.append(dst)
         ops.fsync_dir(self.directory)
 
     def finish(self) -> None:
-        """Delete the backup (call once the state file names the prefix again)."""
+        """Delete the backup (call once the state file names the prefix again).
+
+        The replacement is complete from here on: :meth:`rollback` no longer undoes it, and a
+        backup that cannot be deleted now is deleted by a later :func:`recover_directory`.
+        """
+        self._done = True
         if self.backup is not None:
             remove_bundle(bundle_files(self.backup, None, self.companions), self.ops)
             self.backup = None
-        self._done = True
 
     def rollback(self, after_restore=None) -> None:
         """Undo an unfinished :meth:`install`: the old bundle (or nothing) is back at the prefix.
@@ -264,6 +270,7 @@ class PrefixSwap:
             if after_restore is not None:
                 after_restore(self.backup)
             self.finish()
+            return
         else:
             index = self.prefix + ".index"
             if index in self._moved:  # the index first, as always

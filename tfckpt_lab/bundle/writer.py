@@ -278,13 +278,19 @@ class BundleWriter:
             ops.wrote(self._tmp_index)
             self._swap = PrefixSwap(self.prefix, ops=ops)
             self._swap.install(list(zip(self._tmp_data, self._final_data)), (self._tmp_index, self._final_index))
-            self._swap.finish()
         except BaseException as exc:
             self.abort()
             if isinstance(exc, OSError):
                 raise os_error(exc, None, "writing the bundle") from exc
             raise
         self._done = True
+        try:  # the new bundle is in place: the write is complete whatever happens to the backup
+            self._swap.finish()
+        except OSError as exc:
+            import warnings
+
+            warnings.warn(f"{self.prefix}: could not delete the backup of the replaced bundle ({exc}); "
+                          "the next save in this directory removes it", RuntimeWarning, stacklevel=2)
 
     def abort(self) -> None:
         """Close and delete the temporary files; a replacement under way is undone."""

@@ -24,7 +24,7 @@ import warnings
 
 from ..bundle.swap import PrefixSwap, bundle_files, marked_groups, new_staging_prefix, recover_directory
 from ..errors import ConcurrentWriterError, UnsafePathError, os_error
-from ..fileio import FileOps
+from ..fileio import FileOps, atomic_write_bytes
 from .files import remove_orphans, remove_stale_temp_files
 from .state import (
     _file_signature,
@@ -173,6 +173,19 @@ class StateWatch:
             path=os.fspath(path))
 
 
+_UNREADABLE = object()
+
+
+def _state_bytes(path: str):
+    """The state file's bytes; None if there is none; ``_UNREADABLE`` if it is not a usable file."""
+    try:
+        return _read_state_file(path).encode("utf-8")
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001 - a FIFO, a directory, undecodable bytes...
+        return _UNREADABLE
+
+
 def recover_save_directory(directory, *, state_path, stems, meta_graph_suffix=None, ops=None) -> list:
     """Clean up after killed saves in ``directory`` (the caller holds its lock); returns what was done.
 
@@ -253,6 +266,7 @@ class SaveTransaction:
                 meta_graph_suffix=self.meta_graph_suffix, ops=self.ops)
             if self.recovered:
                 self.watch.remember(self.state_path)
+            self._state_before = _state_bytes(self.state_path)
         except BaseException:
             self.lock.release()
             raise
@@ -277,12 +291,22 @@ class SaveTransaction:
         except OSError as exc:  # the save is complete; the next save's recovery deletes the backup
             warnings.warn(f"could not delete the backup {self.swap.backup}: {exc}", RuntimeWarning, stacklevel=3)
 
+    def _restore_state(self, ops: FileOps) -> None:
+        """Put the state file back as it was when the save started (nobody else wrote it: we hold the lock)."""
+        before = self._state_before
+        if before is _UNREADABLE or _state_bytes(self.state_path) == before:
+            return
+        if before is None:
+            ops.remove(self.state_path)
+        else:
+            atomic_write_bytes(self.state_path, before, durable=ops.durable, ops=ops)
+
     def _undo(self) -> None:
         ops = self.ops.tolerant()
         self.swap.ops = ops
         try:
-            self.swap.rollback(after_restore=lambda b: repoint_checkpoint_state(
-                self.state_path, b, self.prefix, durable=ops.durable, ops=ops))
+            self.swap.rollback(after_restore=lambda b: self._restore_state(ops))
+            self._restore_state(ops)
         finally:
             directory, base = os.path.split(self.staged)
             try:

@@ -37,6 +37,10 @@ class RandomAccessFile:
             raise CheckpointNotFoundError("file not found", path=self.path) from None
         except IsADirectoryError:
             raise CheckpointNotFoundError("is a directory, not a file", path=self.path) from None
+        except OSError as exc:  # permission denied, a file where a directory should be...
+            from .errors import os_error
+
+            raise os_error(exc, self.path, "opening") from None
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)

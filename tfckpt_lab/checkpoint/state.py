@@ -57,6 +57,7 @@ __all__ = [
     "confine_to_directory",
     "repoint_checkpoint_state",
     "newest_complete_checkpoint",
+    "retry_on_rotation",
 ]
 
 STATE_FILENAME = "checkpoint"
@@ -345,6 +346,36 @@ def latest_checkpoint(checkpoint_dir, latest_filename: str | None = None) -> str
         if _file_signature(path) == before:  # nobody moved on: the state names a missing checkpoint
             return None
     return None
+
+
+def retry_on_rotation(path, run, *, resolve, succeeded=lambda result: True, attempts: int = 5):
+    """``run(resolve(path))``, again on the new latest checkpoint if a writer moved the directory on meanwhile.
+
+    For reading a directory's latest checkpoint while a training job saves into it: the
+    checkpoint can be rotated away, or replaced, between finding it and reading all of it.
+    When ``run`` raises a :class:`~tfckpt_lab.errors.CheckpointError` or its result does not
+    satisfy ``succeeded``, and ``path`` is a directory whose latest checkpoint is now another
+    one (or the same prefix with another index), ``run`` is called again, up to ``attempts``
+    times.  A failure of a checkpoint that stayed put is returned (or raised) as it is.
+    """
+    from ..errors import CheckpointError
+
+    for attempt in range(attempts):
+        prefix = resolve(path)
+        before = _file_signature(os.fspath(prefix) + ".index")
+        try:
+            result, error = run(prefix), None
+        except CheckpointError as exc:
+            result, error = None, exc
+        if error is None and succeeded(result):
+            return result
+        if attempt + 1 == attempts or not os.path.isdir(os.fspath(path)):
+            break
+        if latest_checkpoint(path) == prefix and _file_signature(os.fspath(prefix) + ".index") == before:
+            break  # nothing moved: the failure is the checkpoint's own
+    if error is not None:
+        raise error
+    return result
 
 
 def _complete_backup(prefix: str) -> str | None:

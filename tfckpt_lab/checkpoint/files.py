@@ -136,7 +136,7 @@ def remove_checkpoints(checkpoint_prefixes, *, meta_graph_suffix: str | None = "
     """
     from ..errors import UnsafePathError, os_error
     from ..fileio import FileOps
-    from .state import _Inside
+    from .state import _Inside, _split
 
     ops = ops or FileOps()
     prefixes = [os.fspath(p) for p in checkpoint_prefixes]
@@ -146,8 +146,11 @@ def remove_checkpoints(checkpoint_prefixes, *, meta_graph_suffix: str | None = "
             if not inside(p):
                 raise UnsafePathError(f"refusing to delete a checkpoint outside {os.fspath(directory)!r}", path=p)
     by_parent: dict[str, list[int]] = {}
+    bases = []
     for i, p in enumerate(prefixes):
-        by_parent.setdefault(os.path.dirname(p), []).append(i)
+        parent, base = _split(p)
+        bases.append(base)
+        by_parent.setdefault(parent, []).append(i)
     removed: list[list[str]] = [[] for _ in prefixes]
     use_fd = os.unlink in os.supports_dir_fd and os.listdir in os.supports_fd
     for parent, members in by_parent.items():
@@ -170,9 +173,12 @@ def remove_checkpoints(checkpoint_prefixes, *, meta_graph_suffix: str | None = "
                 os.close(fd)
             raise os_error(exc, parent or os.curdir, "listing the checkpoint directory") from exc
         data_by_base = _data_by_base(names)
+        stems = {n.split(".", 1)[0] for n in names}  # a prefix without any of these has no files here
         try:
             for i in members:
-                for name in _checkpoint_names(os.path.basename(prefixes[i]), names, data_by_base, meta_graph_suffix):
+                if bases[i].split(".", 1)[0] not in stems:
+                    continue
+                for name in _checkpoint_names(bases[i], names, data_by_base, meta_graph_suffix):
                     path = os.path.join(parent, name)
                     try:
                         gone = ops.remove(path, dir_fd=fd, name=name)

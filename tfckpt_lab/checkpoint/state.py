@@ -120,6 +120,58 @@ class StateParseError(ValueError):
     """A state file that is too large, or too convoluted to parse cheaply."""
 
 
+_EXACT = {f: f + ": " for f in ("model_checkpoint_path", "all_model_checkpoint_paths",
+                                 "all_model_checkpoint_timestamps", "last_preserved_timestamp")}
+_UNPLAIN = re.compile(r'["\\\x00-\x1f\x7f]')
+_DECIMALS = re.compile(r"[-+.0-9eE]*")
+
+
+def _parse_exact(text: str, proto) -> bool:
+    """Fill ``proto`` from exactly the text :func:`checkpoint_state_text` writes; False if it is not that.
+
+    The fast path for long files: each field's lines are found with ``str.find`` and checked by
+    joining them back together, so the work per line is one slice; no per-line regex.
+    """
+    if not text.endswith("\n"):
+        return False
+    body = "\n" + text[:-1]
+    starts = sorted((i, name) for name, head in _EXACT.items() if (i := body.find("\n" + head)) >= 0)
+    names = [name for _, name in starts]
+    if not starts or starts[0][0] != 0 or names != [name for name in _EXACT if name in names]:
+        return False  # the fields must come in TensorFlow's order, from the first line on
+    groups = {}
+    for (i, name), j in zip(starts, [i for i, _ in starts[1:]] + [len(body)]):
+        segment, head = body[i + 1:j], _EXACT[name]
+        values = [line[len(head):] for line in segment.split("\n")]
+        if head + ("\n" + head).join(values) != segment:
+            return False
+        groups[name] = values
+    latest = groups.get("model_checkpoint_path", [])
+    last = groups.get("last_preserved_timestamp", [])
+    if len(latest) > 1 or len(last) > 1:
+        return False
+    quoted = latest + groups.get("all_model_checkpoint_paths", [])
+    inner = [q[1:-1] for q in quoted]
+    if quoted and '"' + '""'.join(inner) + '"' != "".join(quoted):  # every value is "..."
+        return False
+    if _UNPLAIN.search("".join(inner)):
+        return False
+    stamps = groups.get("all_model_checkpoint_timestamps", [])
+    if not _DECIMALS.fullmatch("".join(stamps + last)):
+        return False
+    try:
+        stamps, last = list(map(float, stamps)), list(map(float, last))
+    except ValueError:
+        return False
+    if latest:
+        proto.model_checkpoint_path = inner[0]
+    proto.all_model_checkpoint_paths.extend(inner[len(latest):])
+    proto.all_model_checkpoint_timestamps.extend(stamps)
+    if last:
+        proto.last_preserved_timestamp = last[0]
+    return True
+
+
 def _parse_canonical(text: str, proto) -> bool:
     """Fill ``proto`` from text of one ``field: value`` per line (what TensorFlow writes); False if not that.
 
@@ -165,6 +217,9 @@ def parse_state_text(text: str, *, path=None):
     escapes, other spellings) goes to ``text_format`` (raises ``text_format.ParseError``),
     but only up to :data:`MAX_SLOW_PARSE_BYTES` (:class:`StateParseError` beyond).
     """
+    proto = _proto_class()()
+    if _parse_exact(text, proto):
+        return proto
     proto = _proto_class()()
     if _parse_canonical(text, proto):
         return proto
@@ -501,8 +556,7 @@ def checkpoint_state_text(proto) -> str:
     all_model_checkpoint_paths: "/ckpts/model-1"
     """
     paths = list(proto.all_model_checkpoint_paths)
-    plain = _PLAIN.fullmatch
-    if plain(proto.model_checkpoint_path) and all(plain(p) for p in paths):
+    if _PLAIN.fullmatch(proto.model_checkpoint_path + "".join(paths)):
         lines = []
         if proto.model_checkpoint_path:
             lines.append(f'model_checkpoint_path: "{proto.model_checkpoint_path}"\n')

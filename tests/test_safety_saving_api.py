@@ -334,3 +334,38 @@ def test_state_text_is_text_formats(latest, listed, stamps, last):
     assert list(back.all_model_checkpoint_paths) == listed and back.model_checkpoint_path == latest
     assert len(back.all_model_checkpoint_timestamps) == len(stamps)
     assert all(math.isnan(x) if math.isnan(y) else x == y for x, y in zip(back.all_model_checkpoint_timestamps, stamps))
+
+
+# -- hostile things planted in the save directory ----------------------------------------------------
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs and symlinks")
+def test_planted_files_never_redirect_or_block_a_save(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    old = time.time() - 3600
+    (d / "ckpt-7.data-00000-of-00001").symlink_to(victim)  # an "orphan" that is a symlink: unlinked only
+    (d / "ckpt-8.data-00000-of-00001").mkdir()  # an "orphan" that cannot be deleted: a warning, not a failure
+    os.utime(d / "ckpt-8.data-00000-of-00001", (old, old))
+    os.utime(d / "ckpt-7.data-00000-of-00001", (old, old), follow_symlinks=False)
+    os.mkfifo(d / ".tfckpt_lab.lock")
+    m = CheckpointManager(str(d), max_to_keep=2)  # a FIFO lock file: no recovery, no hang
+    with pytest.raises(tl.UnsafePathError, match="not a regular file"):
+        m.save(w(1))
+    os.remove(d / ".tfckpt_lab.lock")
+    with pytest.warns(RuntimeWarning, match="interrupted deletion"):
+        m.save(w(1))
+    assert victim.read_bytes() == b"precious" and not os.path.lexists(d / "ckpt-7.data-00000-of-00001")
+    assert tl.latest_checkpoint(str(d)) == str(d / "ckpt-1")
+
+
+def test_a_state_file_that_is_a_directory_fails_the_save_cleanly(tmp_path):
+    (tmp_path / "checkpoint").mkdir()
+    before = sorted(os.listdir(tmp_path))
+    with pytest.warns(RuntimeWarning, match="not a regular file"):
+        m = CheckpointManager(str(tmp_path), max_to_keep=2)
+    with pytest.raises(tl.CheckpointError) as info:
+        m.save(w(1))
+    assert isinstance(info.value, OSError) and "checkpoint" in str(info.value)
+    assert sorted(os.listdir(tmp_path)) == before

@@ -102,6 +102,8 @@ class CheckpointManager:
             where ``options`` holds ``num_shards``, ``shard_of`` and ``durable`` when they are not
             the defaults;
             the hook for object-graph checkpoints.  Default: :func:`write_flat_checkpoint`.
+            The ``prefix`` it is given is a staging name (``ckpt-3.tfckpt-new-HEX``); the
+            manager then moves every ``PREFIX.*`` file it wrote to ``ckpt-3.*``, the index last.
             ``writer=tfckpt_lab.meta.object_writer.write_object_checkpoint`` writes
             TF2's object form (nested mappings as the object tree), which
             ``tf.train.Checkpoint.restore`` accepts.
@@ -225,8 +227,17 @@ class CheckpointManager:
         """Write a new checkpoint of ``variables`` (name -> array-like), rotate old ones, return its prefix.
 
         ``checkpoint_number`` (int or 0-d integer array) names it ``ckpt-NUMBER``;
-        the save counter still goes up by one.
+        the save counter still goes up by one.  A save that fails changes nothing: no file,
+        and the counter keeps its value (TensorFlow's would have counted the failed save).
         """
+        counter_before = self.save_counter
+        try:
+            return self._save(variables, checkpoint_number)
+        except BaseException:
+            self.save_counter = counter_before
+            raise
+
+    def _save(self, variables: Mapping, checkpoint_number) -> str:
         self.save_counter += 1
         number = self.save_counter if checkpoint_number is None else global_step_value(checkpoint_number)
         prefix = "%s-%d" % (self._prefix, number)

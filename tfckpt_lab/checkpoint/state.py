@@ -241,10 +241,13 @@ def _read_state_file(path: str) -> str:
         from ..errors import os_error
 
         raise os_error(exc, path, "reading the checkpoint state file") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StateParseError("not a regular file (a directory, FIFO, device or socket)")
+    except BaseException:
+        os.close(fd)
+        raise
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise StateParseError("not a regular file (a FIFO, device or socket)")
         data = f.read(MAX_STATE_FILE_BYTES + 1)
     if len(data) > MAX_STATE_FILE_BYTES:
         raise StateParseError(f"larger than {MAX_STATE_FILE_BYTES} bytes")

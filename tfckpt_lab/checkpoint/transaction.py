@@ -23,7 +23,7 @@ import stat
 import warnings
 
 from ..bundle.swap import PrefixSwap, bundle_files, marked_groups, new_staging_prefix, recover_directory
-from ..errors import ConcurrentWriterError, UnsafePathError, os_error
+from ..errors import CheckpointError, ConcurrentWriterError, UnsafePathError, os_error
 from ..fileio import FileOps, atomic_write_bytes
 from .files import remove_orphans, remove_stale_temp_files
 from .state import (
@@ -63,7 +63,8 @@ class DirectoryLock:
         """Take the lock; if another writer holds it, raise (or return False with ``wait_free=False``)."""
         if fcntl is None:
             return True
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        flags = (os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_NONBLOCK", 0))
         for _ in range(100):
             try:
                 fd = os.open(self.path, flags, 0o644)
@@ -220,8 +221,11 @@ def recover_save_directory(directory, *, state_path, stems, meta_graph_suffix=No
             return []
         return [st.model_checkpoint_path, *st.all_model_checkpoint_paths]
 
-    done += [("finished interrupted deletion", p) for p in
-             remove_orphans(directory, stems, listed=listed, meta_graph_suffix=meta_graph_suffix, ops=ops)]
+    try:
+        done += [("finished interrupted deletion", p) for p in
+                 remove_orphans(directory, stems, listed=listed, meta_graph_suffix=meta_graph_suffix, ops=ops)]
+    except CheckpointError as exc:  # e.g. a directory where a data file was: leave it, save anyway
+        warnings.warn(f"could not finish an interrupted deletion: {exc}", RuntimeWarning, stacklevel=3)
     return done
 
 

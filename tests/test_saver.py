@@ -170,7 +170,10 @@ def test_manager_counter_restore_or_initialize_and_writer_hook(tmp_path, clock):
     hooked = tl.CheckpointManager(tmp_path / "h", max_to_keep=1,
                                   writer=lambda p, v, n: (calls.append((p, n)), tl.write_bundle(p, v)))
     hooked.save(VALUES)
-    assert calls == [(os.path.join(str(tmp_path / "h"), "ckpt-1"), 1)]
+    # The writer writes under a staging name; the manager then moves the files to ckpt-1.
+    [(staged, counter)] = calls
+    assert counter == 1 and staged.startswith(os.path.join(str(tmp_path / "h"), "ckpt-1.tfckpt-new-"))
+    assert sorted(os.listdir(tmp_path / "h")) == ["checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index"]
 
 
 def test_manager_keep_hours_is_relative_to_last_preserved(tmp_path, clock):

@@ -36,10 +36,18 @@ def _generator():
 GEN = _generator()
 
 
-def run_ours(seq: dict, root: str, monkeypatch) -> list[dict]:
-    """Replay ``seq`` with tfckpt_lab in ``root`` (the cwd while it runs)."""
+def run_ours(seq: dict, root: str, monkeypatch, *, clock_argument: bool = False) -> list[dict]:
+    """Replay ``seq`` with tfckpt_lab in ``root`` (the cwd while it runs).
+
+    The controlled clock is ``time.time`` patched, or with ``clock_argument`` the ``clock=``
+    argument of ``Saver`` / ``CheckpointManager`` (``time.time`` then says something else).
+    """
     clock = {"now": GEN.T0}
-    monkeypatch.setattr(time, "time", lambda: clock["now"])
+    if clock_argument:
+        monkeypatch.setattr(time, "time", lambda: 4e9)  # 2096: any use of the real clock would show
+    else:
+        monkeypatch.setattr(time, "time", lambda: clock["now"])
+    timing = {"clock": lambda: clock["now"]} if clock_argument else {}
     monkeypatch.chdir(root)
     base = GEN.run_dir_path(seq, root)
     values = GEN.variable_values()
@@ -50,7 +58,8 @@ def run_ours(seq: dict, root: str, monkeypatch) -> list[dict]:
         if kind == "mkdir":
             os.makedirs(os.path.join(root, seq["dir"]), exist_ok=True)
         elif kind == "create":
-            obj = Saver(**seq["options"]) if seq["kind"] == "saver" else CheckpointManager(base, **seq["options"])
+            obj = (Saver(**seq["options"], **timing) if seq["kind"] == "saver"
+                   else CheckpointManager(base, **seq["options"], **timing))
         elif kind == "restore_or_initialize":
             obj.restore_or_initialize()
         elif seq["kind"] == "saver":

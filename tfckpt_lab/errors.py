@@ -13,7 +13,10 @@ the problem is, not only *what* it is.
     |   |-- TruncatedError        a read ran past the end of a file
     |   `-- MalformedError        a varint, proto, handle, magic... is invalid
     |-- UnsupportedError          valid, but not something this library reads
-    `-- UnsafePathError           a path in a state file that we refuse to touch
+    |-- UnsafePathError           a path in a state file that we refuse to touch
+    |-- CheckpointIOError         the OS refused a file operation (also OSError)
+    |   `-- CheckpointPermissionError   permission denied (also PermissionError)
+    `-- ConcurrentWriterError     another writer is saving into the same directory
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ __all__ = [
     "MalformedError",
     "UnsupportedError",
     "UnsafePathError",
+    "CheckpointIOError",
+    "CheckpointPermissionError",
+    "ConcurrentWriterError",
+    "os_error",
 ]
 
 
@@ -92,3 +99,58 @@ class UnsupportedError(CheckpointError):
 
 class UnsafePathError(CheckpointError):
     """A path (e.g. in a ``checkpoint`` state file) points outside the directory it belongs to."""
+
+
+class CheckpointIOError(CheckpointError, OSError):
+    """The operating system refused a file operation on a checkpoint: not a directory, disk full...
+
+    Also an :class:`OSError`; ``errno`` is the system's error number (``errno.ENOSPC`` ...).
+    """
+
+
+class CheckpointPermissionError(CheckpointIOError, PermissionError):
+    """Permission denied on a checkpoint file or directory (also a :class:`PermissionError`)."""
+
+
+class _NotADirectoryError(CheckpointNotFoundError, NotADirectoryError):
+    """A component of the path is a file, so nothing can exist below it (also NotADirectoryError)."""
+
+
+class ConcurrentWriterError(CheckpointError):
+    """Another writer is saving into the same directory (or wrote its state file since our last save)."""
+
+
+def os_error(exc: OSError, path=None, doing: str = "") -> CheckpointError:
+    """The :class:`CheckpointError` for an ``OSError`` met while ``doing`` something with ``path``.
+
+    ``FileNotFoundError`` and ``NotADirectoryError`` become :class:`CheckpointNotFoundError`,
+    ``PermissionError`` :class:`CheckpointPermissionError`, anything else
+    :class:`CheckpointIOError`; each stays an instance of the original ``OSError`` kind and
+    keeps its ``errno``.  Raise it ``from exc``.
+
+    >>> import errno
+    >>> e = os_error(OSError(errno.ENOSPC, "No space left on device"), "run/model.meta", "writing")
+    >>> print(e)
+    run/model.meta: writing: No space left on device
+    >>> isinstance(e, OSError), e.errno == errno.ENOSPC
+    (True, True)
+    """
+    if isinstance(exc, CheckpointError):
+        return exc
+    if path is None:
+        path = exc.filename
+    what = exc.strerror or str(exc)
+    message = f"{doing}: {what}" if doing else what
+    if isinstance(exc, NotADirectoryError):
+        cls = _NotADirectoryError
+        message += " (a component of the path is a file, not a directory)"
+    elif isinstance(exc, FileNotFoundError):
+        cls = CheckpointNotFoundError
+    elif isinstance(exc, PermissionError):
+        cls = CheckpointPermissionError
+    else:
+        cls = CheckpointIOError
+    out = cls(message, path=path)
+    out.errno = exc.errno
+    out.strerror = exc.strerror
+    return out

@@ -38,6 +38,10 @@ class RandomAccessFile:
             raise CheckpointNotFoundError("file not found", path=self.path) from None
         except IsADirectoryError:
             raise CheckpointNotFoundError("is a directory, not a file", path=self.path) from None
+        except OSError as exc:  # permission denied, a file where a directory should be...
+            from .errors import os_error
+
+            raise os_error(exc, self.path, "opening") from None
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
@@ -232,3 +236,225 @@ def open_random_access(path) -> RandomAccessFile:
     if p.startswith("file://"):
         p = p[len("file://"):]
     return RandomAccessFile(p)
+
+
+# -- writing: durable, atomic, observable ---------------------------------------------------------
+__all__ += ["FileEvent", "FileOps", "fsync_dir", "temp_name", "write_new_file", "atomic_write_bytes",
+            "atomic_write_text"]
+#
+# Everything that writes, renames or deletes a checkpoint file goes through FileOps, so that a
+# caller (a teaching simulator, a crash test) can watch each operation as it happens through
+# one callback, instead of patching ``os`` for the whole process.
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+class FileEvent:
+    """One file operation that has just completed.
+
+    Attributes:
+        kind: ``"write"`` (``path`` was created and its bytes written), ``"rename"``
+            (``path`` moved to ``dest``, replacing what was there), ``"link"`` (``dest`` is a
+            new name for the file at ``path``: a hard link, or a copy where links are not
+            possible) or ``"delete"`` (``path`` removed).
+        path: the file concerned.
+        dest: the new name, for ``"rename"`` and ``"link"``; else None.
+    """
+
+    __slots__ = ("kind", "path", "dest")
+
+    def __init__(self, kind: str, path: str, dest: str | None = None):
+        self.kind, self.path, self.dest = kind, path, dest
+
+    def __repr__(self) -> str:
+        tail = f" -> {self.dest!r}" if self.dest is not None else ""
+        return f"FileEvent({self.kind} {self.path!r}{tail})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, FileEvent) and (self.kind, self.path, self.dest) == (
+            other.kind, other.path, other.dest)
+
+    __hash__ = None
+
+
+def fsync_dir(directory) -> None:
+    """``fsync`` a directory, so that renames and deletes in it survive a power loss.
+
+    A no-op where directories cannot be opened (Windows).
+    """
+    try:
+        fd = os.open(os.fspath(directory) or os.curdir, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+class FileOps:
+    """Rename, link, delete and report: each operation, once done, is passed to ``on_event``.
+
+    ``on_event(FileEvent)`` is called *after* the operation.  An exception it raises
+    propagates (tests use that to stop a save after any chosen step).
+    """
+
+    def __init__(self, on_event=None, *, durable: bool = False):
+        self.on_event = on_event
+        self.durable = durable
+
+    def emit(self, kind: str, path, dest=None) -> None:
+        if self.on_event is not None:
+            self.on_event(FileEvent(kind, os.fspath(path), None if dest is None else os.fspath(dest)))
+
+    def wrote(self, path) -> None:
+        self.emit("write", path)
+
+    def rename(self, src, dst) -> None:
+        os.replace(src, dst)
+        self.emit("rename", src, dst)
+
+    def remove(self, path, *, dir_fd: int | None = None, name: str | None = None,
+               missing_ok: bool = True) -> bool:
+        """Delete ``path``; False if it was already gone.
+
+        With ``dir_fd``, the file deleted is ``name`` inside that open directory (``path`` is
+        only what the event reports), so no symlink in ``path`` is followed.
+        """
+        try:
+            if dir_fd is None:
+                os.remove(path)
+            else:
+                os.remove(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+            return False
+        self.emit("delete", path)
+        return True
+
+    def link(self, src, dst) -> None:
+        """Make ``dst`` a second name of the file ``src`` (hard link; a copy where links fail).
+
+        ``dst`` must not exist.  A copy is written to a temporary name and renamed, so ``dst``
+        appears complete or not at all.
+        """
+        try:
+            os.link(src, dst, follow_symlinks=False)
+        except OSError as exc:
+            if isinstance(exc, (FileNotFoundError, FileExistsError)):
+                raise
+            import shutil
+
+            tmp = temp_name(dst)
+            try:
+                shutil.copyfile(src, tmp, follow_symlinks=False)
+                if self.durable:
+                    _fsync_path(tmp)
+                os.replace(tmp, dst)
+            except BaseException:
+                _remove_quietly(tmp)
+                raise
+        self.emit("link", src, dst)
+
+    def fsync_dir(self, directory) -> None:
+        if self.durable:
+            fsync_dir(directory)
+
+    def tolerant(self) -> "FileOps":
+        """The same operations and events, but an exception raised by ``on_event`` is ignored.
+
+        For undoing a failed save: the undo must run to its end whatever the observer does.
+        """
+        callback = self.on_event
+
+        def quiet(event):
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - an observer must not stop an undo half-way
+                pass
+
+        return FileOps(quiet if callback is not None else None, durable=self.durable)
+
+
+def _fsync_path(path) -> None:
+    fd = os.open(path, os.O_RDONLY | _O_BINARY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_quietly(path) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def temp_name(path) -> str:
+    """A fresh temporary name beside ``path``: ``PATH.tmp`` + 32 hex digits."""
+    import uuid
+
+    return f"{os.fspath(path)}.tmp{uuid.uuid4().hex}"
+
+
+def write_new_file(path, data, *, durable: bool = False, ops: FileOps | None = None) -> None:
+    """Create ``path`` (which must not exist, and is never followed if a symlink) holding ``data``.
+
+    ``data`` is ``bytes`` or an iterable of bytes-like chunks.  With ``durable`` the file is
+    ``fsync``ed before this returns.  On any failure the partial file is removed.
+    """
+    path = os.fspath(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                f.write(data)
+            else:
+                for chunk in data:
+                    f.write(chunk)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+    except BaseException:
+        _remove_quietly(path)
+        raise
+    if ops is not None:
+        ops.wrote(path)
+
+
+def atomic_write_bytes(path, data, *, durable: bool = False, ops: FileOps | None = None) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old file or the new one, never a part.
+
+    The bytes go to a temporary name beside ``path`` (see :func:`temp_name`), created
+    exclusively and never through a symlink, then ``os.replace`` moves it over ``path``.
+    With ``durable`` the file and then the directory are ``fsync``ed (survives power loss).
+    A failure removes the temporary file and leaves ``path`` as it was.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "state")
+    >>> atomic_write_bytes(p, b"one"); atomic_write_bytes(p, b"two")
+    >>> with open(p, "rb") as f:
+    ...     f.read(), os.listdir(os.path.dirname(p))
+    (b'two', ['state'])
+    """
+    path = os.fspath(path)
+    ops = ops or FileOps(durable=durable)
+    tmp = temp_name(path)
+    try:
+        write_new_file(tmp, data, durable=durable, ops=ops)
+        ops.rename(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    if durable:
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def atomic_write_text(path, text: str, *, durable: bool = False, ops: FileOps | None = None) -> None:
+    """:func:`atomic_write_bytes` of ``text`` encoded as UTF-8."""
+    atomic_write_bytes(path, text.encode("utf-8"), durable=durable, ops=ops)

@@ -204,26 +204,35 @@ class BundleReader:
             if f is None:
                 if self._closed:
                     raise ValueError(f"I/O operation on a closed checkpoint reader: {self.prefix}")
-                self._check_not_replaced()
                 f = open_random_access(data_path(self.prefix, shard, self.num_shards))
+                try:
+                    self._check_not_replaced()  # after opening: the shard we hold is then surely ours
+                except BaseException:
+                    f.close()
+                    raise
                 self._data[shard] = f
         return f
 
     def _check_not_replaced(self) -> None:
-        """Refuse to open a data shard of a newer save at the same prefix (its offsets are not ours).
+        """Refuse a data shard unless the ``.index`` at our path is still the file we opened.
 
-        Shards are opened lazily; if the ``.index`` now at our path is another file than the
-        one we opened, a save has replaced the checkpoint and its shards hold other bytes.
-        (A missing index is fine: rotation deletes it first, and our shards may still be there.)
+        Shards are opened lazily.  A save replacing the checkpoint deletes the old index
+        *before* it renames any new data shard into place, and a rotation deletes the index
+        first too; so if the index we opened is still there after the shard was opened,
+        the shard is the one it describes.  If it is gone or another file, the shard may hold
+        another save's bytes, which our offsets would misread.
         """
         fd = getattr(self.table.file, "_fd", None)
         if fd is None:  # fsspec: no way to tell
             return
+        opened = os.fstat(fd)
         try:
             now = os.stat(self.index_path)
         except OSError:
-            return
-        opened = os.fstat(fd)
+            raise CheckpointNotFoundError(
+                "the index was removed after this reader opened it (the checkpoint was deleted, or is "
+                "being replaced by a new save at the same prefix); its data shards can no longer be "
+                "trusted (open the checkpoint again)", path=self.index_path) from None
         if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
             raise CheckpointNotFoundError(
                 "this checkpoint was replaced by a newer save at the same prefix after the reader opened "

@@ -9,7 +9,10 @@ What TensorFlow's ``SaveV2`` does, step by step, and what we do the same way:
    tensor **sorted by name** (so the index order is not the data order).
 3. Everything is written to ``PATH.tempstate<random>`` names, flushed, and
    renamed into place: data shards first, the index last.  A crash therefore
-   never leaves an index pointing at missing data.
+   never leaves an index pointing at missing data.  When the prefix already holds
+   a bundle, it is replaced as :mod:`.swap` describes (old index removed before any
+   new data arrives, old files kept under a backup name until the new index is in
+   place), so no reader ever pairs an old index with new data.
 """
 
 from __future__ import annotations
@@ -22,15 +25,20 @@ import numpy as np
 
 from .. import dtypes
 from ..codecs import crc32c_extend, mask_crc
+from ..errors import os_error
+from ..fileio import FileOps
 from ..sstable.builder import TableBuilder
 from .entry import HEADER_KEY, TENSOR_BUNDLE_MIN_CONSUMER, TENSOR_BUNDLE_VERSION
 from .naming import TEMP_MARKER, data_path, index_path
 from .slices import TensorSlice, encode_slice_key
+from .swap import PrefixSwap
 from .tensor_bytes import encode_strings, to_little_endian
 
 __all__ = ["BundleWriter", "write_bundle", "as_tensor"]
 
 _CHUNK = 64 * 1024 * 1024  # CRC and write huge tensors in pieces to keep memory flat
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
 
 
 def as_tensor(value) -> np.ndarray:
@@ -84,19 +92,6 @@ def _preallocate(f, offset: int, nbytes: int) -> None:
         _fallocate = False
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 class BundleWriter:
     """Streams tensors into a bundle.
 
@@ -113,16 +108,23 @@ class BundleWriter:
         num_shards: number of data files.
         durable: ``fsync`` files and the directory before and after the renames
             (survives power loss, not only a killed process; slower).
+        on_file_event: called with a :class:`~tfckpt_lab.fileio.FileEvent` after each file
+            is written, renamed or deleted (see :class:`~tfckpt_lab.fileio.FileOps`).
     """
 
-    def __init__(self, prefix, *, num_shards: int = 1, durable: bool = False):
+    def __init__(self, prefix, *, num_shards: int = 1, durable: bool = False, on_file_event=None):
         if num_shards < 1:
             raise ValueError("num_shards must be >= 1")
         self.prefix = os.fspath(prefix)
         self.num_shards = num_shards
         self.durable = durable
+        self._ops = FileOps(on_file_event, durable=durable)
+        self._swap = None
         parent = os.path.dirname(os.path.abspath(self.prefix))
-        os.makedirs(parent, exist_ok=True)
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as exc:
+            raise os_error(exc, parent, "creating the checkpoint's directory") from exc
         tag = TEMP_MARKER + secrets.token_hex(8)
         self._final_data = [data_path(self.prefix, i, num_shards) for i in range(num_shards)]
         self._tmp_data = [p + tag for p in self._final_data]
@@ -133,10 +135,13 @@ class BundleWriter:
         self._entries: dict[bytes, object] = {}
         self._done = False
         try:
-            for p in self._tmp_data:
-                self._files.append(open(p, "wb"))
-        except BaseException:
+            for p in self._tmp_data:  # new files only, never through a symlink planted at the name
+                fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY, 0o666)
+                self._files.append(os.fdopen(fd, "wb"))
+        except BaseException as exc:
             self.abort()
+            if isinstance(exc, OSError):
+                raise os_error(exc, self._tmp_data[len(self._files)], "creating a data shard") from exc
             raise
 
     # -- adding tensors -------------------------------------------------------
@@ -165,6 +170,12 @@ class BundleWriter:
         self._entries[key] = entry
 
     def _write_data(self, arr: np.ndarray, shard: int) -> tuple[int, int]:
+        try:
+            return self._write_data_unchecked(arr, shard)
+        except OSError as exc:  # e.g. the disk is full
+            raise os_error(exc, self._tmp_data[shard], "writing tensor data") from exc
+
+    def _write_data_unchecked(self, arr: np.ndarray, shard: int) -> tuple[int, int]:
         f = self._files[shard]
         if arr.dtype == object:
             chunks, size, crc = encode_strings(arr.reshape(-1))
@@ -239,16 +250,23 @@ class BundleWriter:
         return h.SerializeToString()
 
     def finish(self) -> None:
-        """Write the index, then move every file into place (data first, index last)."""
+        """Write the index, then move every file into place (data first, index last).
+
+        An existing bundle at the prefix is replaced without a moment where its index could
+        be paired with the new data (see :mod:`.swap`).  On any failure the prefix is left as
+        it was and the temporary files are removed.
+        """
         if self._done:
             raise ValueError("bundle already finished")
+        ops = self._ops
         try:
-            for f in self._files:
+            for f, tmp in zip(self._files, self._tmp_data):
                 f.flush()
                 if self.durable:
                     os.fsync(f.fileno())
                 f.close()
-            with open(self._tmp_index, "wb") as f:
+                ops.wrote(tmp)
+            with open(self._tmp_index, "xb") as f:
                 tb = TableBuilder(f)
                 tb.add(HEADER_KEY, self._header_bytes())
                 for key in sorted(self._entries):
@@ -257,22 +275,34 @@ class BundleWriter:
                 f.flush()
                 if self.durable:
                     os.fsync(f.fileno())
-            for tmp, final in zip(self._tmp_data, self._final_data):
-                os.replace(tmp, final)
-            os.replace(self._tmp_index, self._final_index)
-            if self.durable:
-                _fsync_dir(self._final_index)
-        except BaseException:
+            ops.wrote(self._tmp_index)
+            self._swap = PrefixSwap(self.prefix, ops=ops)
+            self._swap.install(list(zip(self._tmp_data, self._final_data)), (self._tmp_index, self._final_index))
+        except BaseException as exc:
             self.abort()
+            if isinstance(exc, OSError):
+                raise os_error(exc, None, "writing the bundle") from exc
             raise
         self._done = True
+        try:  # the new bundle is in place: the write is complete whatever happens to the backup
+            self._swap.finish()
+        except OSError as exc:
+            import warnings
+
+            warnings.warn(f"{self.prefix}: could not delete the backup of the replaced bundle ({exc}); "
+                          "the next save in this directory removes it", RuntimeWarning, stacklevel=2)
 
     def abort(self) -> None:
-        """Close and delete the temporary files (final names are left untouched)."""
+        """Close and delete the temporary files; a replacement under way is undone."""
         for f in self._files:
             try:
                 f.close()
             except OSError:
+                pass
+        if self._swap is not None:
+            try:
+                self._swap.rollback()
+            except OSError:  # left for a later save's recovery (see .swap)
                 pass
         for p in [*self._tmp_data, self._tmp_index]:
             try:
@@ -296,13 +326,16 @@ class BundleWriter:
             self.abort()
 
 
-def write_bundle(prefix, tensors, *, num_shards: int = 1, shard_of=None, durable: bool = False) -> str:
+def write_bundle(prefix, tensors, *, num_shards: int = 1, shard_of=None, durable: bool = False,
+                 on_file_event=None) -> str:
     """Write ``tensors`` (a mapping of name -> array-like) as a TensorFlow checkpoint bundle.
 
     Tensor bytes go to the data files in the mapping's order; the index is sorted
     by name, exactly as TensorFlow's ``SaveV2`` does, so for one shard the files
     are byte-identical to TensorFlow's.  With ``num_shards > 1`` tensor ``i`` goes
     to shard ``shard_of(name, i)`` (default: ``i % num_shards``).
+
+    ``on_file_event`` sees every file operation (see :class:`BundleWriter`).
 
     Returns the prefix.
 
@@ -313,7 +346,7 @@ def write_bundle(prefix, tensors, *, num_shards: int = 1, shard_of=None, durable
     >>> int(load_checkpoint(prefix)["step"])
     1000
     """
-    with BundleWriter(prefix, num_shards=num_shards, durable=durable) as w:
+    with BundleWriter(prefix, num_shards=num_shards, durable=durable, on_file_event=on_file_event) as w:
         plan = [(name, value, 0 if num_shards == 1 else (shard_of(name, i) if shard_of else i % num_shards))
                 for i, (name, value) in enumerate(tensors.items())]
         known = [0] * num_shards  # bytes of the numeric arrays, known before writing

@@ -20,9 +20,13 @@ One ``save()`` does, in this order (as TensorFlow does):
    (``..``, absolute paths elsewhere and symlinked directories are refused
    with a warning).
 
-Every file is written under a temporary name and renamed into place, so a
-killed save leaves the previous checkpoint and state file intact; temporary
-files of killed saves older than a minute are removed by later saves.
+Every save is one transaction (:mod:`.transaction`): under a lock on the
+directory, the new checkpoint is written completely under a staging name,
+then put at its prefix (an older checkpoint there stays reachable under a
+backup name that the state file points at until the new one is complete), so
+a save killed at any moment leaves the previous checkpoint and state file
+usable, and a failed save leaves nothing.  The next save finishes or undoes
+what a killed one left (``docs/reliability.md``).
 
 Rules worth knowing (all observed with TensorFlow 2.21):
 
@@ -44,20 +48,21 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from ..bundle.writer import write_bundle
-from ..errors import UnsafePathError, UnsupportedError
+from ..errors import CheckpointError, UnsafePathError, UnsupportedError, os_error
+from ..fileio import FileOps, write_new_file
 from .files import (
     checkpoint_path,
     get_checkpoint_mtimes,
     meta_graph_filename,
     remove_checkpoint,
-    remove_stale_temp_files,
 )
 from .state import STATE_FILENAME, update_checkpoint_state
+from .transaction import SaveTransaction, StateWatch
 
 __all__ = ["Saver", "global_step_value"]
 
@@ -108,13 +113,24 @@ class Saver:
             one-CPU machine TF writes 1.
         shard_of: ``shard_of(name, index) -> shard`` (default: round robin), the
             stand-in for TF's "one shard per device".
-        durable: fsync the bundle's files (see :class:`~tfckpt_lab.BundleWriter`).
+        durable: fsync every file written (bundle, ``.meta``, state file) and the
+            directory after each rename, so a save survives a power loss.
+        clock: a zero-argument callable returning the time in seconds, used for the
+            keep-every-N-hours rule and the checkpoints' save times (default: ``time.time``,
+            looked up at each call).  A simulator passes its own.
+        on_file_event: called with a :class:`~tfckpt_lab.fileio.FileEvent` after every file
+            the save writes, renames, links or deletes (rotation included), in order.
+
+    Two writers in one directory are refused with
+    :class:`~tfckpt_lab.errors.ConcurrentWriterError`: one save at a time holds the
+    directory's lock (``.tfckpt_lab.lock``, removed after the save), and a save refuses to
+    start if the state file changed since this Saver last wrote it.
     """
 
     def __init__(self, *, max_to_keep: int | None = 5, keep_checkpoint_every_n_hours: float = 10000.0,
                  pad_step_number: bool = False, save_relative_paths: bool = False,
                  sharded: bool = False, num_shards: int | None = None, shard_of=None,
-                 durable: bool = False):
+                 durable: bool = False, clock: Callable[[], float] | None = None, on_file_event=None):
         # SaverDef keeps these as int32 / float32 fields; None becomes 0.
         self.max_to_keep = int(max_to_keep or 0)
         self.keep_checkpoint_every_n_hours = _as_float32(keep_checkpoint_every_n_hours)
@@ -126,9 +142,12 @@ class Saver:
         self.sharded = bool(sharded or self.num_shards > 1)
         self.shard_of = shard_of
         self.durable = durable
+        self.clock = clock if clock is not None else (lambda: time.time())
+        self.on_file_event = on_file_event
+        self._watch = StateWatch()
         self._last_checkpoints: list[tuple[str, float]] = []
         self._checkpoints_to_be_deleted: list[tuple[str, float]] = []
-        self._next_checkpoint_time = time.time() + self.keep_checkpoint_every_n_hours * 3600
+        self._next_checkpoint_time = self.clock() + self.keep_checkpoint_every_n_hours * 3600
 
     # -- the list of recent checkpoints ------------------------------------------
     @property
@@ -139,10 +158,12 @@ class Saver:
     def set_last_checkpoints(self, last_checkpoints: list[str]) -> None:
         """Replace the list; these checkpoints get time +inf, so the N-hours rule always keeps them."""
         self._last_checkpoints = [(os.fspath(p), math.inf) for p in last_checkpoints]
+        self._watch.forget()  # the caller takes the directory over as it is now
 
     def set_last_checkpoints_with_time(self, last_checkpoints_with_time: list[tuple[str, float]]) -> None:
         """Replace the list with ``(prefix, save time)`` pairs, oldest first."""
         self._last_checkpoints = [(os.fspath(p), float(t)) for p, t in last_checkpoints_with_time]
+        self._watch.forget()
 
     def recover_last_checkpoints(self, checkpoint_paths) -> None:
         """Rebuild the list after a restart from prefixes (e.g. a state file's), timed by file mtime.
@@ -160,11 +181,11 @@ class Saver:
         if not self.max_to_keep:
             return
         self._last_checkpoints = [p for p in self._last_checkpoints if p[0] != prefix]
-        self._last_checkpoints.append((prefix, time.time()))
+        self._last_checkpoints.append((prefix, self.clock()))
         if len(self._last_checkpoints) > self.max_to_keep:
             self._checkpoints_to_be_deleted.append(self._last_checkpoints.pop(0))
 
-    def _maybe_delete_old_checkpoints(self, meta_graph_suffix: str, directory=None) -> None:
+    def _maybe_delete_old_checkpoints(self, meta_graph_suffix: str, directory=None, ops=None) -> None:
         if not self._checkpoints_to_be_deleted:
             return
         prefix, saved_at = self._checkpoints_to_be_deleted.pop(0)
@@ -173,9 +194,11 @@ class Saver:
             return
         try:
             remove_checkpoint(prefix, meta_graph_suffix=meta_graph_suffix,
-                              directory=directory if directory is not None else os.path.dirname(prefix))
+                              directory=directory if directory is not None else os.path.dirname(prefix), ops=ops)
         except UnsafePathError as exc:
             warnings.warn(f"not deleting old checkpoint: {exc}", RuntimeWarning, stacklevel=3)
+        except CheckpointError as exc:  # the save itself is complete; a later save retries
+            warnings.warn(f"could not delete old checkpoint: {exc}", RuntimeWarning, stacklevel=3)
 
     # -- saving and restoring -------------------------------------------------------
     def save(self, variables: Mapping, save_path, global_step=None, latest_filename: str | None = None,
@@ -206,24 +229,47 @@ class Saver:
             # TF's sharded save makes PREFIX_temp/ with a non-recursive mkdir, so it fails here.
             raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
         save_dir = os.path.dirname(save_path)
-        remove_stale_temp_files(save_dir, os.path.basename(save_path), latest_filename)
-        self._write_bundle(prefix, variables)
-        if write_meta_graph:  # before the state file names the checkpoint: it must be complete
-            self._write_meta(meta_graph_filename(prefix, meta_graph_suffix), variables)
-        if write_state:
-            self._record_last_checkpoint(prefix)
-            update_checkpoint_state(save_dir, prefix, self.last_checkpoints,
-                                    latest_filename, save_relative_paths=self.save_relative_paths,
-                                    durable=self.durable)
-            self._maybe_delete_old_checkpoints(meta_graph_suffix, save_dir or os.curdir)
+        # Everything that can be refused is refused before any file is touched.
+        meta_bytes = (self._meta_graph_bytes(meta_graph_filename(prefix, meta_graph_suffix), variables)
+                      if write_meta_graph else None)
+        try:
+            os.makedirs(save_dir or os.curdir, exist_ok=True)
+        except OSError as exc:
+            raise os_error(exc, save_dir, "creating the save directory") from exc
+        ops = FileOps(self.on_file_event, durable=self.durable)
+        state_path = os.path.join(save_dir, latest_filename)
+        before = (list(self._last_checkpoints), list(self._checkpoints_to_be_deleted))
+        try:
+            with SaveTransaction(save_dir, prefix, state_path=state_path, watch=self._watch, who="Saver",
+                                 stems=[os.path.basename(save_path)], meta_graph_suffix=meta_graph_suffix,
+                                 ops=ops) as tx:
+                try:
+                    self._write_bundle(tx.staged, variables)
+                    if meta_bytes is not None:
+                        write_new_file(meta_graph_filename(tx.staged, meta_graph_suffix), meta_bytes,
+                                       durable=self.durable, ops=ops)
+                    tx.install()
+                    if write_state:
+                        self._record_last_checkpoint(prefix)
+                        update_checkpoint_state(save_dir, prefix, self.last_checkpoints,
+                                                latest_filename, save_relative_paths=self.save_relative_paths,
+                                                durable=self.durable, ops=ops)
+                except BaseException:
+                    self._last_checkpoints, self._checkpoints_to_be_deleted = before
+                    raise
+                tx.commit()
+                if write_state:
+                    self._maybe_delete_old_checkpoints(meta_graph_suffix, save_dir or os.curdir, ops)
+        except OSError as exc:
+            raise os_error(exc, None, "saving " + prefix) from exc
         return prefix
 
     def _write_bundle(self, prefix: str, variables: Mapping) -> None:
         write_bundle(prefix, variables, num_shards=self.num_shards, shard_of=self.shard_of,
-                     durable=self.durable)
+                     durable=self.durable, on_file_event=self.on_file_event)
 
-    def _write_meta(self, meta_path: str, variables: Mapping) -> None:
-        """Write ``PREFIX.meta`` with :mod:`tfckpt_lab.meta.writer` (imported only when asked for)."""
+    def _meta_graph_bytes(self, meta_path: str, variables: Mapping) -> bytes:
+        """The bytes of ``PREFIX.meta``, from :mod:`tfckpt_lab.meta.writer` (imported only when asked for)."""
         try:
             from ..meta import writer as meta_writer
         except ModuleNotFoundError as exc:
@@ -231,12 +277,13 @@ class Saver:
                 raise
             raise UnsupportedError("write_meta_graph=True needs tfckpt_lab.meta.writer, which this "
                                    "installation does not have", path=meta_path) from None
-        meta_writer.write_meta_graph(
-            meta_path, variables,
+        meta = meta_writer.build_meta_graph(
+            variables,
             max_to_keep=self.max_to_keep,
             keep_checkpoint_every_n_hours=self.keep_checkpoint_every_n_hours,
             sharded=self.sharded,
             global_step_name=None)
+        return meta.SerializeToString(deterministic=True)
 
     def restore(self, save_path) -> dict[str, np.ndarray]:
         """Every tensor of the checkpoint at ``save_path`` (a prefix), as numpy arrays."""

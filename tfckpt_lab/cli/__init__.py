@@ -13,6 +13,11 @@
 
 Every command that reads a checkpoint also takes an http(s)://, s3://, gs:// or memory:// URL;
 long remote reads draw a progress bar on stderr.
+
+Exit codes: 0 success; 1 a problem with the checkpoint or its files (a failed
+``verify``, a missing, damaged, unreadable or permission-denied file: one line on
+stderr, ``tfckpt-lab: error: PATH: what``, never a traceback); 2 a usage error;
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -57,5 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
+    except OSError as exc:  # permission denied, not a directory, disk full...: one line, no traceback
+        from ..errors import os_error
+
+        print(f"tfckpt-lab: error: {os_error(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tfckpt-lab: interrupted", file=sys.stderr)
+        return 130
     finally:
         remote.set_progress(before or False)

@@ -16,9 +16,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..checkpoint.reader import resolve_prefix
+    from ..checkpoint.state import retry_on_rotation
     from ..checkpoint.verify import verify_checkpoint
 
-    report = verify_checkpoint(resolve_prefix(args.checkpoint))
+    # A directory's latest checkpoint may be rotated away by a running save while it is checked.
+    report = retry_on_rotation(args.checkpoint, verify_checkpoint, resolve=resolve_prefix,
+                               succeeded=lambda r: r.ok)
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:

@@ -3,9 +3,13 @@
 One ``save()`` does, in this order (as TensorFlow does):
 
 1. pick the prefix: ``SAVE_PATH-STEP`` (``%d``; 8 digits with ``pad_step_number``)
-   or ``SAVE_PATH`` when there is no step;
-2. write the bundle (``PREFIX.index`` + ``PREFIX.data-*``), replacing any older
-   checkpoint of the same name;
+   or ``SAVE_PATH`` when there is no step; check every name and value, and build
+   the ``.meta`` graph, *before* anything is written (a name or dtype that cannot be
+   saved leaves no file behind);
+2. write the bundle (``PREFIX.index`` + ``PREFIX.data-*``) with the variables
+   **sorted by name**, as TensorFlow's Saver sorts its ``var_list`` before saving,
+   so the data file's bytes are TensorFlow's whatever the order of the mapping;
+   any older checkpoint of the same name is replaced;
 3. if ``write_meta_graph``: write ``PREFIX.meta`` (TensorFlow writes it last; we
    write it before the state file so that the checkpoint the state file names
    is always complete -- see ``docs/reliability.md``);
@@ -48,7 +52,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..bundle.writer import write_bundle
+from ..bundle.writer import as_tensor, write_bundle
+from ..dtypes import datatype_for
 from ..errors import UnsafePathError, UnsupportedError
 from .files import (
     checkpoint_path,
@@ -72,6 +77,21 @@ def global_step_value(global_step) -> int:
 
 def _as_float32(x: float) -> float:
     return float(np.float32(x))
+
+
+def _sorted_tensors(variables: Mapping) -> dict[str, np.ndarray]:
+    """The variables as arrays, sorted by name (what TF's Saver saves in); names and dtypes checked."""
+    for name in variables:
+        if not isinstance(name, str):
+            raise TypeError(f"variable names must be str, not {type(name).__name__} ({name!r})")
+        if not name:
+            raise ValueError("a variable name must not be empty (the empty key is the bundle header)")
+    out = {}
+    for name in sorted(variables):
+        arr = as_tensor(variables[name])
+        datatype_for(arr.dtype)  # TypeError for a dtype no checkpoint can hold
+        out[name] = arr
+    return out
 
 
 class Saver:
@@ -106,7 +126,8 @@ class Saver:
             file is lifted.
         num_shards: number of data files (implies ``sharded`` when > 1); on a
             one-CPU machine TF writes 1.
-        shard_of: ``shard_of(name, index) -> shard`` (default: round robin), the
+        shard_of: ``shard_of(name, index) -> shard`` (``index`` counts in name order;
+            default: round robin), the
             stand-in for TF's "one shard per device".
         durable: fsync the bundle's files (see :class:`~tfckpt_lab.BundleWriter`).
     """
@@ -193,6 +214,7 @@ class Saver:
             raise ValueError("'latest_filename' must not contain path components")
         if not variables:
             raise ValueError("No variables to save")
+        arrays = _sorted_tensors(variables)
         save_path = os.fspath(save_path)
         if global_step is not None:
             prefix = checkpoint_path(save_path, global_step_value(global_step),
@@ -205,11 +227,17 @@ class Saver:
         if self.sharded and not os.path.isdir(os.path.dirname(save_path) or os.curdir):
             # TF's sharded save makes PREFIX_temp/ with a non-recursive mkdir, so it fails here.
             raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
+        meta_path = meta_graph_filename(prefix, meta_graph_suffix)
+        # The graph lists the variables in the caller's order (TF: creation order); it is
+        # built, and so validated, before anything is written.
+        meta = self._build_meta(meta_path, {k: arrays[k] for k in variables}) if write_meta_graph else None
         save_dir = os.path.dirname(save_path)
         remove_stale_temp_files(save_dir, os.path.basename(save_path), latest_filename)
-        self._write_bundle(prefix, variables)
-        if write_meta_graph:  # before the state file names the checkpoint: it must be complete
-            self._write_meta(meta_graph_filename(prefix, meta_graph_suffix), variables)
+        self._write_bundle(prefix, arrays)
+        if meta is not None:  # before the state file names the checkpoint: it must be complete
+            from ..meta.writer import write_meta_graph_proto
+
+            write_meta_graph_proto(meta_path, meta)
         if write_state:
             self._record_last_checkpoint(prefix)
             update_checkpoint_state(save_dir, prefix, self.last_checkpoints,
@@ -222,8 +250,8 @@ class Saver:
         write_bundle(prefix, variables, num_shards=self.num_shards, shard_of=self.shard_of,
                      durable=self.durable)
 
-    def _write_meta(self, meta_path: str, variables: Mapping) -> None:
-        """Write ``PREFIX.meta`` with :mod:`tfckpt_lab.meta.writer` (imported only when asked for)."""
+    def _build_meta(self, meta_path: str, variables: Mapping):
+        """The MetaGraphDef for ``PREFIX.meta``, from :mod:`tfckpt_lab.meta.writer` (imported only when asked for)."""
         try:
             from ..meta import writer as meta_writer
         except ModuleNotFoundError as exc:
@@ -231,8 +259,8 @@ class Saver:
                 raise
             raise UnsupportedError("write_meta_graph=True needs tfckpt_lab.meta.writer, which this "
                                    "installation does not have", path=meta_path) from None
-        meta_writer.write_meta_graph(
-            meta_path, variables,
+        return meta_writer.build_meta_graph(
+            variables,
             max_to_keep=self.max_to_keep,
             keep_checkpoint_every_n_hours=self.keep_checkpoint_every_n_hours,
             sharded=self.sharded,

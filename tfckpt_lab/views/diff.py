@@ -45,7 +45,10 @@ def diff_checkpoints(a, b) -> list[dict]:
             rows.append(_row(n, "same", eb, identical_bytes=True, max_abs_diff=0.0 if numeric else None,
                              relative_change=0.0 if numeric else None))
             continue
-        va, vb = np.asarray(ra.get_tensor(n)), np.asarray(rb.get_tensor(n))
+        if ea.slices and ea.slices != eb.slices:  # partitioned differently: no element-wise comparison
+            rows.append(_row(n, "changed", eb))
+            continue
+        va, vb = _values(ra, n, ea), _values(rb, n, eb)
         if va.dtype == object or va.dtype.kind in "SU":
             same = [bytes(x) for x in va.reshape(-1)] == [bytes(x) for x in vb.reshape(-1)]
             rows.append(_row(n, "same" if same else "changed", eb, identical_bytes=same))
@@ -61,6 +64,14 @@ def diff_checkpoints(a, b) -> list[dict]:
     order = {"changed": 0, "shape/dtype changed": 1, "only in a": 2, "only in b": 3, "same": 4}
     rows.sort(key=lambda r: (order[r["status"]], -(r["relative_change"] or 0), r["name"]))
     return rows
+
+
+def _values(reader, name, e) -> np.ndarray:
+    """The tensor's value; for a partitioned variable, its stored slices one after another
+    (a Saver may have saved only some of them, and then the whole cannot be read)."""
+    if e.slices:
+        return np.concatenate([np.asarray(reader.get_slice(name, s)).reshape(-1) for s in e.slices])
+    return np.asarray(reader.get_tensor(name))
 
 
 def _row(name, status, e, **kw) -> dict:

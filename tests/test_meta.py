@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ import tfckpt_lab as tl
 from tfckpt_lab.cli import main as cli_main
 from tfckpt_lab.meta.op_defs import OP_TABLE, op_def
 from tfckpt_lab.meta.tensors import make_ndarray, make_tensor_proto
-from tfckpt_lab.meta.writer import build_meta_graph
+from tfckpt_lab.meta.writer import build_meta_graph, graph_node_name
 
 from conftest import FIXTURES, TF_FIXTURES
 
@@ -43,48 +44,67 @@ def test_writer_graph_structure(sharded):
     assert (sd.filename_tensor_name, sd.restore_op_name) == ("save/Const:0", "save/restore_all")
     assert sd.save_tensor_name == ("save/Identity:0" if sharded else "save/control_dependency:0")
     assert (sd.max_to_keep, sd.keep_checkpoint_every_n_hours, sd.sharded, sd.version) == (3, 2.5, sharded, 2)
-    for name in VALUES:
-        assert nodes[name].op == "VariableV2"
-        assert nodes[f"{name}/Assign"].input == [name, f"{name}/initial_value"]
+    for name in VALUES:  # resource variables, as TF 2.x's tf.compat.v1 makes them
+        assert nodes[name].op == "VarHandleOp" and nodes[name].attr["shared_name"].s == name.encode()
+        assert nodes[f"{name}/Assign"].op == "AssignVariableOp"
+        assert nodes[f"{name}/Assign"].input == [name, f"{name}/Initializer/zeros"]
+        assert nodes[f"{name}/Read/ReadVariableOp"].input == [name]
+        assert nodes[f"{name}/IsInitialized/VarIsInitializedOp"].input == [name]
     names = sorted(VALUES)
     assert make_ndarray(nodes["save/SaveV2/tensor_names"].attr["value"].tensor).tolist() == [
         n.encode() for n in names]
-    assert list(nodes["save/SaveV2"].input[3:]) == names
-    assigns = [n for n in meta.graph_def.node if n.name.startswith("save/Assign")]
+    assert list(nodes["save/SaveV2"].input[3:]) == [f"{n}/Read/ReadVariableOp" for n in names]
+    assigns = [n for n in meta.graph_def.node if n.name.startswith("save/AssignVariableOp")]
     assert [a.input[0] for a in assigns] == names
-    assert [a.input[1] for a in assigns] == ["save/RestoreV2"] + [f"save/RestoreV2:{i}" for i in range(1, len(names))]
+    reads = [nodes[a.input[1]] for a in assigns]
+    assert [r.input[0] for r in reads] == ["save/RestoreV2"] + [f"save/RestoreV2:{i}" for i in range(1, len(names))]
     # every op used is in the stripped op list, and nothing else
     assert [op.name for op in meta.meta_info_def.stripped_op_list.op] == sorted({n.op for n in nodes.values()})
-    # every input names an existing node
+    # every input names an existing node; control inputs come last, sorted (as TF serializes them)
     for n in meta.graph_def.node:
         for i in n.input:
             assert i.lstrip("^").split(":")[0] in nodes, (n.name, i)
+        control = [i for i in n.input if i.startswith("^")]
+        assert control == sorted(control) and list(n.input[len(n.input) - len(control):]) == control
 
 
 def test_writer_collections_and_reader_roundtrip(tmp_path):
-    path = tl.write_meta_graph(tmp_path / "m.meta", VALUES, trainable=["w1"])
+    path = tl.write_meta_graph(tmp_path / "m.meta", VALUES, trainable=["w1"], initial_values="values")
     mg = tl.read_meta_graph(path)
-    got = {v.name: (v.dtype, v.shape, v.trainable) for v in mg.variables}
+    got = {v.name: (v.dtype, v.shape, v.trainable, v.is_resource, v.checkpoint_key) for v in mg.variables}
     assert got == {
-        "w1": ("float32", [2, 3], True), "scope/b": ("float64", [2], False), "global_step": ("int64", [], False),
-        "name": ("string", [2], False), "flags": ("bool", [2], False), "half": ("float16", [2], False),
-        "empty": ("int32", [0, 3], False)}
+        "w1": ("float32", [2, 3], True, True, "w1"), "scope/b": ("float64", [2], False, True, "scope/b"),
+        "global_step": ("int64", [], False, True, "global_step"), "name": ("string", [2], False, True, "name"),
+        "flags": ("bool", [2], False, True, "flags"), "half": ("float16", [2], False, True, "half"),
+        "empty": ("int32", [0, 3], False, True, "empty")}
     assert [v.variable_name for v in mg.collection("global_step")] == ["global_step:0"]
     assert mg.collections["trainable_variables"] == ("bytes_list", 1)
-    # the embedded initial values are the arrays
+    # initial_values="values": the arrays are embedded, as tf.Variable(array) would
     for name, value in VALUES.items():
-        init = make_ndarray(mg.nodes[f"{name}/initial_value"].attr["value"].tensor)
+        init = make_ndarray(mg.nodes[f"{name}/Initializer/initial_value"].attr["value"].tensor)
         assert init.shape == np.shape(value) and init.tolist() == np.asarray(value).tolist()
 
 
 def test_writer_zeros_are_one_value(tmp_path):
     big = {"big": np.ones((300, 300), np.float32), "s": np.array([b"x"] * 4, dtype=object)}
-    path = tl.write_meta_graph(tmp_path / "m.meta", big, initial_values="zeros")
+    path = tl.write_meta_graph(tmp_path / "m.meta", big)  # the default: zeros initializers
     assert os.path.getsize(path) < 4096
     mg = tl.read_meta_graph(path)
-    z = make_ndarray(mg.nodes["big/initial_value"].attr["value"].tensor)
+    z = make_ndarray(mg.nodes["big/Initializer/zeros"].attr["value"].tensor)
     assert z.shape == (300, 300) and not z.any()
-    assert make_ndarray(mg.nodes["s/initial_value"].attr["value"].tensor).tolist() == [b""] * 4
+    assert make_ndarray(mg.nodes["s/Initializer/zeros"].attr["value"].tensor).tolist() == [b""] * 4
+
+
+def test_meta_size_does_not_depend_on_the_values(tmp_path):
+    """Issue 11: the .meta is the recipe, the values live in .data only."""
+    big = tl.Saver().save({"w": np.random.default_rng(0).standard_normal((1000, 1000)).astype(np.float32)},
+                          str(tmp_path / "big" / "model"))
+    small = tl.Saver().save({"w": np.ones((2, 2), np.float32)}, str(tmp_path / "small" / "model"))
+    assert abs(os.path.getsize(big + ".meta") - os.path.getsize(small + ".meta")) <= 4
+    assert os.path.getsize(big + ".meta") < 3000
+    one = tl.Saver().save({"w": np.full((50, 7), 1.5, np.float32), "s": np.int64(1)}, str(tmp_path / "a" / "m"))
+    two = tl.Saver().save({"w": np.full((50, 7), -9.0, np.float32), "s": np.int64(99)}, str(tmp_path / "b" / "m"))
+    assert Path(one + ".meta").read_bytes() == Path(two + ".meta").read_bytes()
 
 
 def test_writer_is_deterministic(tmp_path):
@@ -94,21 +114,48 @@ def test_writer_is_deterministic(tmp_path):
 
 
 def test_writer_name_clashes_get_tf_suffixes():
-    meta = build_meta_graph({"save/x": np.zeros(1), "w": np.zeros(1), "w/read": np.zeros(1)})
+    meta = build_meta_graph({"save/x": np.zeros(1), "w": np.zeros(1), "w/Assign": np.zeros(1)})
     nodes = {n.name: n for n in meta.graph_def.node}
     assert meta.saver_def.restore_op_name == "save_1/restore_all"
-    assert nodes["w/read"].op == "VariableV2" and nodes["w/read_1"].op == "Identity"
+    assert nodes["w/Assign"].op == "VarHandleOp" and nodes["w/Assign_1"].op == "AssignVariableOp"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(variables={}), "no variables"),
-    (dict(variables={"bad name!": np.zeros(1)}), "not a valid"),
-    (dict(variables={"w": np.zeros(1)}, trainable=["v"]), "trainable"),
-    (dict(variables={"w": np.zeros(1)}, global_step_name="step"), "global_step_name"),
-    (dict(variables={"w": np.zeros(1)}, initial_values="random"), "initial_values"),
+@pytest.mark.parametrize("key, node", [
+    ("with space", "with_space"), ("ünï/cödé", "var_n_/c_d_"), ("a:b", "a_b"), ("_private", "var_private"),
+    ("-x", "var-x"), ("/abs", "var/abs"), ("dir/", "dir_"), ("x\\y", "x_y"), ("a>b", "a>b"), ("a>", "a_"),
+    ("a//b", "a//b"), (".hidden", ".hidden"), ("layer_1/kernel:0", "layer_1/kernel_0"),
 ])
-def test_writer_rejects(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_graph_node_name(key, node):
+    assert graph_node_name(key) == node
+
+
+def test_keys_and_node_names_are_separate():
+    """Issue 16: any checkpoint key TF's Saver accepts; the graph's nodes get valid names."""
+    keys = {"with space": np.ones(2, np.float32), "a:b": np.int64(3), "a_b": np.zeros(1), "ünï/cödé": np.zeros(2)}
+    meta = build_meta_graph(keys)
+    nodes = {n.name: n for n in meta.graph_def.node}
+    # a key that is already a valid name keeps it; the one mapped onto it gets a suffix
+    assert {"with_space", "a_b", "a_b_1", "var_n_/c_d_"} <= {n for n, v in nodes.items() if v.op == "VarHandleOp"}
+    assert make_ndarray(nodes["save/SaveV2/tensor_names"].attr["value"].tensor).tolist() == [
+        k.encode() for k in sorted(keys)]
+    from tfckpt_lab.meta.reader import MetaGraph
+
+    mg = MetaGraph(meta)
+    assert {v.name: v.checkpoint_key for v in mg.variables} == {
+        "with_space": "with space", "a_b_1": "a:b", "a_b": "a_b", "var_n_/c_d_": "ünï/cödé"}
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(variables={}), ValueError, "no variables"),
+    (dict(variables={"": np.zeros(1)}), ValueError, "empty name"),
+    (dict(variables={1: np.zeros(1)}), TypeError, "must be str"),
+    (dict(variables={"w": np.zeros(1)}, trainable=["v"]), ValueError, "trainable"),
+    (dict(variables={"w": np.zeros(1)}, global_step_name="step"), ValueError, "global_step_name"),
+    (dict(variables={"w": np.zeros(1)}, initial_values="random"), ValueError, "initial_values"),
+    (dict(variables={"w": np.zeros(1, ml_dtypes.float8_e4m3fnuz)}), tl.UnsupportedError, "no kernel"),
+])
+def test_writer_rejects(kwargs, error, message):
+    with pytest.raises(error, match=message):
         build_meta_graph(**kwargs)
 
 
@@ -175,7 +222,10 @@ def test_cli_meta(capsys):
 
 # -- with TensorFlow ---------------------------------------------------------------------------
 def _tf_restore(tf, prefix, names):
-    """Import PREFIX.meta into a fresh graph, run the initializers, restore; return values and the saver."""
+    """Import PREFIX.meta into a fresh graph, run the initializers, restore; return values and the saver.
+
+    ``names`` are node names; a resource variable's value is read through its ReadVariableOp.
+    """
     with tf.Graph().as_default():
         saver = tf.compat.v1.train.import_meta_graph(prefix + ".meta")
         listed = [v.op.name for v in tf.compat.v1.global_variables()]
@@ -183,7 +233,7 @@ def _tf_restore(tf, prefix, names):
         with tf.compat.v1.Session() as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
             saver.restore(sess, prefix)
-            values = {n: sess.run(f"{n}:0") for n in names}
+            values = {n: sess.run(f"{n}/Read/ReadVariableOp:0") for n in names}
             again = saver.save(sess, prefix + "-again", write_meta_graph=False)
     return values, listed, step, again
 
@@ -257,4 +307,4 @@ def test_meta_graph_draws_itself_in_a_notebook(tmp_path):
     saver = tl.Saver()
     prefix = saver.save({"w1": np.ones(2, np.float32)}, str(tmp_path / "m"), global_step=1, write_meta_graph=True)
     page = tl.read_meta_graph(prefix + ".meta")._repr_html_()
-    assert "<table>" in page and "<code>w1</code>" in page and "save/restore_all" in page and "VariableV2" in page
+    assert "<table>" in page and "<code>w1</code>" in page and "save/restore_all" in page and "VarHandleOp" in page

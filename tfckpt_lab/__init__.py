@@ -32,6 +32,7 @@ _EXPORTS = {
     "MalformedError": "tfckpt_lab.errors",
     "UnsupportedError": "tfckpt_lab.errors",
     "UnsafePathError": "tfckpt_lab.errors",
+    "PartialTensorError": "tfckpt_lab.errors",
     # bundle level
     "write_bundle": "tfckpt_lab.bundle.writer",
     "BundleWriter": "tfckpt_lab.bundle.writer",

@@ -85,6 +85,17 @@ class _CheckpointSide(_Side):
 
         bundle = self.reader.bundle
         e = self.reader.entry(name)
+        if e.slices:  # partitioned: the whole if its pieces cover it, else the pieces a Saver stored
+            from .errors import PartialTensorError
+
+            try:
+                whole = self.reader.get_tensor(name)
+            except PartialTensorError:
+                for s in e.slices:
+                    yield np.asarray(self.reader.get_slice(name, s)).reshape(-1)
+                return
+            yield np.asarray(whole).reshape(-1)
+            return
         dt = numpy_dtype(e.dtype)
         if (not isinstance(bundle, BundleReader) or e.slices or dt is None or dt == object
                 or bundle.header.endianness == "big" or e.size != e.num_elements * dt.itemsize):

@@ -13,6 +13,7 @@ the problem is, not only *what* it is.
     |   |-- TruncatedError        a read ran past the end of a file
     |   `-- MalformedError        a varint, proto, handle, magic... is invalid
     |-- UnsupportedError          valid, but not something this library reads
+    |-- PartialTensorError        a partitioned variable saved only in part, read whole (also ValueError)
     |-- UnsafePathError           a path in a state file that we refuse to touch
     |-- CheckpointIOError         the OS refused a file operation (also OSError)
     |   `-- CheckpointPermissionError   permission denied (also PermissionError)
@@ -35,6 +36,7 @@ __all__ = [
     "CheckpointPermissionError",
     "ConcurrentWriterError",
     "os_error",
+    "PartialTensorError",
 ]
 
 
@@ -99,6 +101,12 @@ class UnsupportedError(CheckpointError):
 
 class UnsafePathError(CheckpointError):
     """A path (e.g. in a ``checkpoint`` state file) points outside the directory it belongs to."""
+
+
+class PartialTensorError(CheckpointError, ValueError):
+    """A valid checkpoint whose partitioned variable was saved only in part (a Saver given some
+    of its pieces): the stored slices do not cover what was asked for.  TensorFlow refuses the
+    same read; the stored slices can still be read (``get_slice``)."""
 
 
 class CheckpointIOError(CheckpointError, OSError):

@@ -12,6 +12,7 @@ files actually hold.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 
@@ -23,6 +24,7 @@ from ..errors import (
     ChecksumMismatchError,
     CheckpointNotFoundError,
     MalformedError,
+    PartialTensorError,
     TensorNotFoundError,
     TruncatedError,
     UnsupportedError,
@@ -41,7 +43,7 @@ from .entry import (
     summarize_entries,
 )
 from .naming import data_path, index_path
-from .slices import encode_slice_key
+from .slices import TensorSlice, encode_slice_key
 from .tensor_bytes import decode_strings
 
 __all__ = ["BundleReader"]
@@ -317,11 +319,13 @@ class BundleReader:
             out = out.byteswap()
         return out.reshape(e.shape)
 
-    def _assemble(self, e: BundleEntry, verify: bool) -> np.ndarray:
+    def _pieces(self, e: BundleEntry) -> list[tuple[TensorSlice, BundleEntry]]:
+        """The stored pieces of partitioned variable ``e``, every one checked (in bounds, stored,
+        shape / dtype / size as listed, within its shard, no two overlapping) before anything
+        is allocated.  They need not cover ``e``: a Saver given some pieces saves only those."""
         dt = self._numpy_dtype(e)
         self._check_shape(e, dt)
         pieces = []
-        covered = 0
         used: dict[int, int] = {}  # bytes claimed per shard, to bound the allocation by the files
         for s in e.slices:
             if len(s.extents) != len(e.shape):
@@ -351,20 +355,69 @@ class BundleReader:
             if used[piece.shard_id] > f.size:
                 raise MalformedError(f"the pieces of {e.name!r} claim more bytes than shard "
                                      f"{piece.shard_id} holds", path=f.path)
-            covered += n
             pieces.append((s, piece))
-        if covered != e.num_elements:
-            raise MalformedError(f"the pieces of {e.name!r} hold {covered} elements, the variable has "
-                                 f"{e.num_elements}", path=self.index_path)
-        out = np.empty(e.shape, dtype=dt)
-        seen = np.zeros(e.shape, dtype=bool) if len(pieces) > 1 else None
+        overlap = _first_overlap([_box(s, e.shape) for s, _ in pieces])
+        if overlap is not None:
+            raise MalformedError(f"piece {pieces[overlap[1]][0]} of {e.name!r} overlaps piece "
+                                 f"{pieces[overlap[0]][0]}", path=self.index_path)
+        return pieces
+
+    def check_pieces(self, name_or_entry) -> int:
+        """Check how a partitioned variable's pieces fit together (see :meth:`read_slice`);
+        return how many of its elements they hold.  Raises :class:`MalformedError` if they do not fit."""
+        e = name_or_entry if isinstance(name_or_entry, BundleEntry) else self.entry(name_or_entry)
+        return sum(piece.num_elements for _, piece in self._pieces(e))
+
+    def stored_slices(self, name_or_entry) -> list[TensorSlice]:
+        """The slices a partitioned variable was saved in (``[]`` for a tensor saved whole), in the
+        order its entry lists them (TensorFlow's ``LookupTensorSlices``)."""
+        e = name_or_entry if isinstance(name_or_entry, BundleEntry) else self.entry(name_or_entry)
+        return list(e.slices)
+
+    def _assemble(self, e: BundleEntry, verify: bool) -> np.ndarray:
+        pieces = self._pieces(e)
+        covered = sum(piece.num_elements for _, piece in pieces)
+        if covered != e.num_elements:  # in bounds and no overlaps: fewer elements = not covered
+            raise PartialTensorError(_partial_message(e, pieces, covered), path=self.index_path)
+        out = np.empty(e.shape, dtype=self._numpy_dtype(e))
         for s, piece in pieces:
-            where = s.index(e.shape)
-            if seen is not None:  # equal total size + no overlap = every element written exactly once
-                if seen[where].any():
-                    raise MalformedError(f"piece {s} of {e.name!r} overlaps another piece", path=self.index_path)
-                seen[where] = True
-            out[where] = self._read_whole(piece, verify, True)
+            out[s.index(e.shape)] = self._read_whole(piece, verify, True)
+        return out
+
+    def read_slice(self, name_or_entry, tensor_slice: TensorSlice, *, verify: bool | None = None) -> np.ndarray:
+        """One slice of a tensor, from the pieces that hold it (TensorFlow's ``RestoreV2`` with a
+        ``shape_and_slices`` spec): works for a partitioned variable saved only in part as long as
+        its stored pieces cover the slice, and for a tensor saved whole.
+
+        Raises :class:`PartialTensorError` if the stored pieces do not cover ``tensor_slice``.
+        """
+        e = name_or_entry if isinstance(name_or_entry, BundleEntry) else self.entry(name_or_entry)
+        verify = self.verify if verify is None else verify
+        want = tensor_slice
+        if len(want.extents) != len(e.shape):
+            raise ValueError(f"slice {want} has rank {len(want.extents)} but {e.name!r} has shape {list(e.shape)}")
+        for ext, dim in zip(want.extents, e.shape):
+            if not ext.is_full and (ext.start < 0 or ext.length < 0 or ext.start + ext.length > dim):
+                raise ValueError(f"slice {want} lies outside {e.name!r}'s shape {list(e.shape)}")
+        if not e.slices:
+            return np.array(self.read_tensor(e, verify=verify)[want.index(e.shape)])
+        target = _box(want, e.shape)
+        out = np.empty(want.shape(e.shape), dtype=self._numpy_dtype(e))
+        parts, covered = [], 0
+        for s, piece in self._pieces(e):
+            common = _intersect(_box(s, e.shape), target)
+            if common is not None:
+                parts.append((s, piece, common))
+                covered += math.prod(hi - lo for lo, hi in common)
+        if covered != out.size:
+            raise PartialTensorError(
+                f"the stored slices of {e.name!r} ({_listed(e.slices)}) do not cover slice {want} "
+                f"({covered} of its {out.size} elements)", path=self.index_path)
+        for s, piece, common in parts:
+            value = self._read_whole(piece, verify, True)
+            start = _box(s, e.shape)
+            out[tuple(slice(lo - t0, hi - t0) for (lo, hi), (t0, _) in zip(common, target))] = \
+                value[tuple(slice(lo - p0, hi - p0) for (lo, hi), (p0, _) in zip(common, start))]
         return out
 
     # -- lifecycle ------------------------------------------------------------
@@ -381,3 +434,59 @@ class BundleReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _box(s: TensorSlice, shape) -> list[tuple[int, int]]:
+    """A slice as ``[(start, end), ...]`` per dimension of ``shape``."""
+    return [(0, dim) if ext.is_full else (ext.start, ext.start + ext.length) for ext, dim in zip(s.extents, shape)]
+
+
+def _intersect(a, b) -> list[tuple[int, int]] | None:
+    """The common part of two boxes, or None when it holds no element."""
+    out = [(max(lo1, lo2), min(hi1, hi2)) for (lo1, hi1), (lo2, hi2) in zip(a, b)]
+    return out if all(lo < hi for lo, hi in out) else None
+
+
+def _first_overlap(boxes) -> tuple[int, int] | None:
+    """Indices of two boxes sharing an element, or None (a sweep along the first dimension)."""
+    if boxes and not boxes[0]:  # rank 0: every slice is the whole scalar
+        return (0, 1) if len(boxes) > 1 else None
+    order = sorted((i for i, b in enumerate(boxes) if all(lo < hi for lo, hi in b)), key=lambda i: boxes[i][0])
+    active: list[int] = []
+    for i in order:
+        start = boxes[i][0][0]
+        active = [j for j in active if boxes[j][0][1] > start]
+        for j in active:
+            if _intersect(boxes[i], boxes[j]) is not None:
+                return (j, i)
+        active.append(i)
+    return None
+
+
+def _listed(slices) -> str:
+    shown = "; ".join(str(s) for s in slices[:8])
+    return shown + (f", ... ({len(slices)} slices)" if len(slices) > 8 else "")
+
+
+def _partial_message(e: BundleEntry, pieces, covered: int) -> str:
+    """Why the whole of ``e`` cannot be read: which slices are stored and which part is missing."""
+    missing = f"{e.num_elements - covered} elements"
+    shape = list(e.shape)
+    boxes = [_box(s, e.shape) for s, _ in pieces]
+    # The usual case: pieces along one axis, each whole in the others -- name the missing ranges.
+    for axis in range(len(shape)):
+        if all(lo == 0 and hi == dim for b in boxes for k, ((lo, hi), dim) in enumerate(zip(b, shape)) if k != axis):
+            gaps, pos = [], 0
+            for lo, hi in sorted(b[axis] for b in boxes):
+                if lo > pos:
+                    gaps.append((pos, lo))
+                pos = max(pos, hi)
+            if pos < shape[axis]:
+                gaps.append((pos, shape[axis]))
+            missing = " and ".join(
+                ":".join(f"{lo},{hi - lo}" if k == axis else "-" for k in range(len(shape))) for lo, hi in gaps)
+            break
+    hint = f"; read what is stored with get_slice(name, {str(pieces[0][0])!r})" if pieces else ""
+    return (f"{e.name!r} {shape} is a partitioned variable saved only in part: its stored slices "
+            f"({_listed(e.slices)}) hold {covered} of its {e.num_elements} elements, so the whole value "
+            f"cannot be read (TensorFlow refuses too); missing: {missing}{hint}")

@@ -160,6 +160,29 @@ class TensorSlice:
                 x.length = e.length
         return p
 
+    @classmethod
+    def parse(cls, spec: str) -> "TensorSlice":
+        """Parse TensorFlow's slice notation: ``"4,3:-"`` (start,length per dimension, ``-`` = whole).
+
+        >>> TensorSlice.parse("4,3:-")
+        TensorSlice(extents=(Extent(start=4, length=3), Extent(start=0, length=-1)))
+        """
+        if not spec:
+            return cls(())
+        extents = []
+        for part in spec.split(":"):
+            if part == "-":
+                extents.append(Extent())
+                continue
+            try:
+                start, length = (int(x) for x in part.split(","))
+            except ValueError:
+                raise ValueError(f"bad slice {spec!r}: each dimension is 'start,length' or '-'") from None
+            if start < 0 or length < 0:
+                raise ValueError(f"bad slice {spec!r}: negative start or length")
+            extents.append(Extent(start, length))
+        return cls(tuple(extents))
+
     def index(self, full_shape) -> tuple[slice, ...]:
         """The numpy index that selects this piece from the full tensor."""
         out = []

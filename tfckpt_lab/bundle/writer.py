@@ -17,6 +17,7 @@ What TensorFlow's ``SaveV2`` does, step by step, and what we do the same way:
 
 from __future__ import annotations
 
+import bisect
 import os
 import secrets
 import sys
@@ -133,6 +134,7 @@ class BundleWriter:
         self._files = []
         self._sizes = [0] * num_shards
         self._entries: dict[bytes, object] = {}
+        self._slice_shards: dict[bytes, list[int]] = {}  # add_slice: the shard of each listed slice
         self._done = False
         try:
             for p in self._tmp_data:  # new files only, never through a symlink planted at the name
@@ -207,6 +209,12 @@ class BundleWriter:
 
         The first piece of ``name`` creates its description entry (dtype, full
         shape, list of slices, no bytes); every piece is stored under its slice key.
+
+        With several shards the description entry is what TensorFlow's
+        ``MergeV2Checkpoints`` makes of the per-device bundles it merges: the
+        slices are listed shard by shard (in the order added within a shard), and
+        the entry's ``shard_id`` is the lowest shard holding a piece -- the first
+        merged bundle in which the merge met the variable.
         """
         arr = as_tensor(value)
         full_shape = tuple(int(d) for d in full_shape)
@@ -229,7 +237,14 @@ class BundleWriter:
         if piece_key in self._entries:
             raise ValueError(f"slice {tensor_slice} of {name!r} added twice")
         self._store(piece_key, arr, shard)
-        desc.slices.append(tensor_slice.to_proto())
+        shards = self._slice_shards.setdefault(key, [])
+        at = bisect.bisect_right(shards, shard)
+        shards.insert(at, shard)
+        slices = list(desc.slices)
+        slices.insert(at, tensor_slice.to_proto())
+        del desc.slices[:]
+        desc.slices.extend(slices)
+        desc.shard_id = shards[0]
         self._entries[key] = desc
 
     def _check_key(self, key: bytes) -> None:

@@ -11,7 +11,7 @@ from .. import dtypes
 from .._perf import paused_gc
 from ..bundle.entry import BundleEntry
 from ..bundle.reader import BundleReader
-from ..errors import CheckpointNotFoundError
+from ..errors import CheckpointNotFoundError, UnsupportedError
 from ..fileio import is_url
 from .state import latest_checkpoint
 
@@ -184,6 +184,33 @@ class CheckpointReader(Mapping):
         if value.ndim == 0:  # TensorFlow hands back numpy scalars (and bytes for strings)
             return value[()]
         return value
+
+    def stored_slices(self, name: str) -> list:
+        """The slices a partitioned variable was saved in, as :class:`~tfckpt_lab.TensorSlice`\\ s
+        (``[]`` for a tensor saved whole).  ``str()`` of one is TensorFlow's notation (``"4,3:-"``)."""
+        return self.bundle.stored_slices(name)
+
+    def get_slice(self, name: str, tensor_slice, *, verify: bool | None = None):
+        """Part of a tensor: what TensorFlow's ``RestoreV2`` reads for a ``shape_and_slices`` spec.
+
+        ``tensor_slice`` is a :class:`~tfckpt_lab.TensorSlice` or TensorFlow's notation: ``"4,3:-"``
+        (start,length per dimension, ``-`` = all of it), optionally after the full shape as
+        in ``shape_and_slices`` (``"10 3 4,3:-"``).  This is how to read a partitioned variable
+        that was saved only in part, whose whole :meth:`get_tensor` refuses
+        (:class:`~tfckpt_lab.PartialTensorError`): any slice its stored pieces cover can be read.
+        """
+        if isinstance(tensor_slice, str):
+            from ..bundle.slices import TensorSlice
+
+            *shape, spec = tensor_slice.split(" ") if tensor_slice else [""]
+            if shape and [int(d) for d in shape] != list(self.entry(name).shape):
+                raise ValueError(f"{tensor_slice!r}: {name!r} has shape {list(self.entry(name).shape)}")
+            tensor_slice = TensorSlice.parse(spec)
+        read = getattr(self.bundle, "read_slice", None)
+        if read is None:
+            raise UnsupportedError("reading a slice is implemented for V2 checkpoints only", path=self.prefix)
+        value = read(name, tensor_slice, verify=verify)
+        return value[()] if value.ndim == 0 else value
 
     # -- Mapping protocol -----------------------------------------------------
     def __getitem__(self, name: str):

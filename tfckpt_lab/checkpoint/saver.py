@@ -3,9 +3,13 @@
 One ``save()`` does, in this order (as TensorFlow does):
 
 1. pick the prefix: ``SAVE_PATH-STEP`` (``%d``; 8 digits with ``pad_step_number``)
-   or ``SAVE_PATH`` when there is no step;
-2. write the bundle (``PREFIX.index`` + ``PREFIX.data-*``), replacing any older
-   checkpoint of the same name;
+   or ``SAVE_PATH`` when there is no step; check every name and value, and build
+   the ``.meta`` graph, *before* anything is written (a name or dtype that cannot be
+   saved leaves no file behind);
+2. write the bundle (``PREFIX.index`` + ``PREFIX.data-*``) with the variables
+   **sorted by name**, as TensorFlow's Saver sorts its ``var_list`` before saving,
+   so the data file's bytes are TensorFlow's whatever the order of the mapping;
+   any older checkpoint of the same name is replaced;
 3. if ``write_meta_graph``: write ``PREFIX.meta`` (TensorFlow writes it last; we
    write it before the state file so that the checkpoint the state file names
    is always complete -- see ``docs/reliability.md``);
@@ -52,7 +56,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..bundle.writer import write_bundle
+from ..bundle.writer import as_tensor, write_bundle
+from ..dtypes import datatype_for
 from ..errors import CheckpointError, UnsafePathError, UnsupportedError, os_error
 from ..fileio import FileOps, write_new_file
 from .files import (
@@ -77,6 +82,21 @@ def global_step_value(global_step) -> int:
 
 def _as_float32(x: float) -> float:
     return float(np.float32(x))
+
+
+def _sorted_tensors(variables: Mapping) -> dict[str, np.ndarray]:
+    """The variables as arrays, sorted by name (what TF's Saver saves in); names and dtypes checked."""
+    for name in variables:
+        if not isinstance(name, str):
+            raise TypeError(f"variable names must be str, not {type(name).__name__} ({name!r})")
+        if not name:
+            raise ValueError("a variable name must not be empty (the empty key is the bundle header)")
+    out = {}
+    for name in sorted(variables):
+        arr = as_tensor(variables[name])
+        datatype_for(arr.dtype)  # TypeError for a dtype no checkpoint can hold
+        out[name] = arr
+    return out
 
 
 class Saver:
@@ -111,7 +131,8 @@ class Saver:
             file is lifted.
         num_shards: number of data files (implies ``sharded`` when > 1); on a
             one-CPU machine TF writes 1.
-        shard_of: ``shard_of(name, index) -> shard`` (default: round robin), the
+        shard_of: ``shard_of(name, index) -> shard`` (``index`` counts in name order;
+            default: round robin), the
             stand-in for TF's "one shard per device".
         durable: fsync every file written (bundle, ``.meta``, state file) and the
             directory after each rename, so a save survives a power loss.
@@ -216,6 +237,7 @@ class Saver:
             raise ValueError("'latest_filename' must not contain path components")
         if not variables:
             raise ValueError("No variables to save")
+        arrays = _sorted_tensors(variables)
         save_path = os.fspath(save_path)
         if global_step is not None:
             prefix = checkpoint_path(save_path, global_step_value(global_step),
@@ -228,10 +250,13 @@ class Saver:
         if self.sharded and not os.path.isdir(os.path.dirname(save_path) or os.curdir):
             # TF's sharded save makes PREFIX_temp/ with a non-recursive mkdir, so it fails here.
             raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
+        meta_path = meta_graph_filename(prefix, meta_graph_suffix)
+        # The graph lists the variables in the caller's order (TF: creation order); it is
+        # built, and so validated, before anything is written.
+        meta = self._build_meta(meta_path, {k: arrays[k] for k in variables}) if write_meta_graph else None
         save_dir = os.path.dirname(save_path)
         # Everything that can be refused is refused before any file is touched.
-        meta_bytes = (self._meta_graph_bytes(meta_graph_filename(prefix, meta_graph_suffix), variables)
-                      if write_meta_graph else None)
+        meta_bytes = meta.SerializeToString(deterministic=True) if meta is not None else None
         try:
             os.makedirs(save_dir or os.curdir, exist_ok=True)
         except OSError as exc:
@@ -244,7 +269,7 @@ class Saver:
                                  stems=[os.path.basename(save_path)], meta_graph_suffix=meta_graph_suffix,
                                  ops=ops) as tx:
                 try:
-                    self._write_bundle(tx.staged, variables)
+                    self._write_bundle(tx.staged, arrays)
                     if meta_bytes is not None:
                         write_new_file(meta_graph_filename(tx.staged, meta_graph_suffix), meta_bytes,
                                        durable=self.durable, ops=ops)
@@ -268,8 +293,8 @@ class Saver:
         write_bundle(prefix, variables, num_shards=self.num_shards, shard_of=self.shard_of,
                      durable=self.durable, on_file_event=self.on_file_event)
 
-    def _meta_graph_bytes(self, meta_path: str, variables: Mapping) -> bytes:
-        """The bytes of ``PREFIX.meta``, from :mod:`tfckpt_lab.meta.writer` (imported only when asked for)."""
+    def _build_meta(self, meta_path: str, variables: Mapping):
+        """The MetaGraphDef for ``PREFIX.meta``, from :mod:`tfckpt_lab.meta.writer` (imported only when asked for)."""
         try:
             from ..meta import writer as meta_writer
         except ModuleNotFoundError as exc:
@@ -277,13 +302,12 @@ class Saver:
                 raise
             raise UnsupportedError("write_meta_graph=True needs tfckpt_lab.meta.writer, which this "
                                    "installation does not have", path=meta_path) from None
-        meta = meta_writer.build_meta_graph(
+        return meta_writer.build_meta_graph(
             variables,
             max_to_keep=self.max_to_keep,
             keep_checkpoint_every_n_hours=self.keep_checkpoint_every_n_hours,
             sharded=self.sharded,
             global_step_name=None)
-        return meta.SerializeToString(deterministic=True)
 
     def restore(self, save_path) -> dict[str, np.ndarray]:
         """Every tensor of the checkpoint at ``save_path`` (a prefix), as numpy arrays."""

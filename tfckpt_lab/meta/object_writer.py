@@ -8,9 +8,18 @@
 
 Every mapping becomes an object node whose children are its keys (local names);
 every other value becomes a variable node with one attribute, ``VARIABLE_VALUE``.
-Node ids are given breadth first from the root, children in mapping order, as
-TensorFlow numbers them.  Local names are escaped in keys (see
-:mod:`tfckpt_lab.meta.object_graph`).
+The graph is the one ``tf.train.Checkpoint(**tree)`` writes for the same structure
+(nested dicts, each leaf a ``tf.Variable`` named after its key), byte for byte:
+
+* the root's children are sorted by name -- ``Checkpoint.__init__`` attaches its
+  keyword arguments in ``sorted()`` order -- and the ``save_counter`` that
+  ``Checkpoint.save`` creates later comes after them;
+* a nested mapping keeps its own order (TensorFlow wraps a dict and lists its
+  items in insertion order), as does a ``tf.Module``'s attributes;
+* node ids are given breadth first from the root, in that child order;
+* tensors go to the data file in node-id order, the object graph itself last.
+
+Local names are escaped in keys (see :mod:`tfckpt_lab.meta.object_graph`).
 
 In TensorFlow the same structure restores into any objects with those attribute
 names -- ``tf.Module``\\ s, Keras layers, dicts -- e.g.::
@@ -38,10 +47,27 @@ SAVE_COUNTER = "save_counter"
 _TOG = trackable_object_graph_pb2.TrackableObjectGraph
 
 
-def build_object_graph(tree: Mapping) -> tuple[_TOG, dict[str, np.ndarray]]:
-    """The TrackableObjectGraph for ``tree`` and the tensors to store (checkpoint key -> array)."""
+def _root_children(tree: Mapping, save_counter) -> dict:
+    """The root's children in TensorFlow's order: sorted by name, then the save counter."""
+    for name in tree:
+        if not isinstance(name, str):
+            raise ValueError(f"local names must be non-empty strings, got {name!r} under '(root)'")
+    children = {name: tree[name] for name in sorted(tree)}
+    if save_counter is not None and SAVE_COUNTER not in children:
+        children[SAVE_COUNTER] = np.int64(save_counter)
+    return children
+
+
+def build_object_graph(tree: Mapping, save_counter: int | None = None) -> tuple[_TOG, dict[str, np.ndarray]]:
+    """The TrackableObjectGraph for ``tree`` and the tensors to store (checkpoint key -> array).
+
+    The tensors come in the order TensorFlow writes them (node ids).  ``save_counter``
+    (an int) adds the root's ``save_counter`` variable after the root's other children,
+    where ``Checkpoint.save`` puts it.
+    """
     if not isinstance(tree, Mapping):
         raise TypeError(f"the root of an object checkpoint must be a mapping, not {type(tree).__name__}")
+    tree = _root_children(tree, save_counter)
     proto = _TOG()
     tensors: dict[str, np.ndarray] = {}
     # breadth first: (object, escaped path, local name); ids are positions in this order
@@ -111,9 +137,7 @@ def write_object_checkpoint(prefix, tree: Mapping, save_counter: int | None = 1,
     >>> [name for name, _ in list_variables(prefix)]
     ['_CHECKPOINTABLE_OBJECT_GRAPH', 'model/w..1/.ATTRIBUTES/VARIABLE_VALUE', 'save_counter/.ATTRIBUTES/VARIABLE_VALUE']
     """
-    if save_counter is not None and SAVE_COUNTER not in tree:
-        tree = {**tree, SAVE_COUNTER: np.int64(save_counter)}
-    proto, tensors = build_object_graph(tree)
+    proto, tensors = build_object_graph(tree, save_counter)
     tensors[OBJECT_GRAPH_KEY] = np.array(proto.SerializeToString(deterministic=True), dtype=object)
     write_bundle(prefix, tensors, num_shards=num_shards, shard_of=shard_of, durable=durable)
     return os.fspath(prefix)

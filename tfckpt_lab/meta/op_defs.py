@@ -4,7 +4,7 @@ A ``.meta`` file lists, in ``meta_info_def.stripped_op_list``, the signature of
 every op kind its graph uses, without documentation.  An importer uses the list
 to know which attrs the producer filled in from defaults.  The signatures are
 facts about TensorFlow's op registry; they are written out here by hand, and
-``tests/test_meta_writer.py`` checks each one against the registry of a real
+``tests/test_meta.py`` checks each one against the registry of a real
 TensorFlow.
 
 Notation of the table below, per op::
@@ -13,7 +13,7 @@ Notation of the table below, per op::
                                       or the name of the type attr ("T", "dtype");
                        suffix "*N": a list whose length is attr N;
                        suffix "[]": a list of types from a list(type) attr;
-                       prefix "&":  a reference (the op writes to its input).
+                       "resource" is a handle to a resource variable.
     attrs:             (name, attr type, default or NO_DEFAULT, minimum or None)
 """
 
@@ -26,11 +26,10 @@ __all__ = ["OP_TABLE", "op_def", "op_list"]
 NO_DEFAULT = object()
 
 OP_TABLE: dict[str, dict] = {
-    "Assign": dict(
-        inputs=[("ref", "&T"), ("value", "T")], outputs=[("output_ref", "&T")],
-        attrs=[("T", "type", NO_DEFAULT, None), ("validate_shape", "bool", True, None),
-               ("use_locking", "bool", True, None)],
-        allows_uninitialized_input=True),
+    "AssignVariableOp": dict(
+        inputs=[("resource", "resource"), ("value", "dtype")],
+        attrs=[("dtype", "type", NO_DEFAULT, None), ("validate_shape", "bool", False, None)],
+        is_stateful=True),
     "Const": dict(
         outputs=[("output", "dtype")],
         attrs=[("value", "tensor", NO_DEFAULT, None), ("dtype", "type", NO_DEFAULT, None)]),
@@ -48,6 +47,10 @@ OP_TABLE: dict[str, dict] = {
     "PlaceholderWithDefault": dict(
         inputs=[("input", "dtype")], outputs=[("output", "dtype")],
         attrs=[("dtype", "type", NO_DEFAULT, None), ("shape", "shape", NO_DEFAULT, None)]),
+    "ReadVariableOp": dict(
+        inputs=[("resource", "resource")], outputs=[("value", "dtype")],
+        attrs=[("dtype", "type", NO_DEFAULT, None)],
+        is_stateful=True),
     "RestoreV2": dict(
         inputs=[("prefix", "string"), ("tensor_names", "string"), ("shape_and_slices", "string")],
         outputs=[("tensors", "dtypes[]")],
@@ -58,26 +61,35 @@ OP_TABLE: dict[str, dict] = {
                 ("tensors", "dtypes[]")],
         attrs=[("dtypes", "list(type)", NO_DEFAULT, 1)],
         is_stateful=True),
+    "Select": dict(
+        inputs=[("condition", "bool"), ("t", "T"), ("e", "T")], outputs=[("output", "T")],
+        attrs=[("T", "type", NO_DEFAULT, None)]),
     "ShardedFilename": dict(
         inputs=[("basename", "string"), ("shard", "int32"), ("num_shards", "int32")],
         outputs=[("filename", "string")]),
+    "StaticRegexFullMatch": dict(
+        inputs=[("input", "string")], outputs=[("output", "bool")],
+        attrs=[("pattern", "string", NO_DEFAULT, None)]),
     "StringJoin": dict(
         inputs=[("inputs", "string*N")], outputs=[("output", "string")],
         attrs=[("N", "int", NO_DEFAULT, 0), ("separator", "string", "", None)]),
-    "VariableV2": dict(
-        outputs=[("ref", "&dtype")],
-        attrs=[("shape", "shape", NO_DEFAULT, None), ("dtype", "type", NO_DEFAULT, None),
-               ("container", "string", "", None), ("shared_name", "string", "", None)],
+    "VarHandleOp": dict(
+        outputs=[("resource", "resource")],
+        attrs=[("container", "string", "", None), ("shared_name", "string", "", None),
+               ("debug_name", "string", "", None), ("dtype", "type", NO_DEFAULT, None),
+               ("shape", "shape", NO_DEFAULT, None), ("allowed_devices", "list(string)", [], None)],
+        is_stateful=True),
+    "VarIsInitializedOp": dict(
+        inputs=[("resource", "resource")], outputs=[("is_initialized", "bool")],
         is_stateful=True),
 }
 
-_DATATYPE_BY_NAME = {"string": types_pb2.DT_STRING, "int32": types_pb2.DT_INT32}
+_DATATYPE_BY_NAME = {"string": types_pb2.DT_STRING, "int32": types_pb2.DT_INT32,
+                     "bool": types_pb2.DT_BOOL, "resource": types_pb2.DT_RESOURCE}
 
 
 def _arg(name: str, spec: str) -> op_def_pb2.OpDef.ArgDef:
     arg = op_def_pb2.OpDef.ArgDef(name=name)
-    if spec.startswith("&"):
-        arg.is_ref, spec = True, spec[1:]
     if spec.endswith("[]"):
         arg.type_list_attr = spec[:-2]
         return arg
@@ -97,6 +109,8 @@ def _default(kind: str, value) -> attr_value_pb2.AttrValue:
         return attr_value_pb2.AttrValue(i=value)
     if kind == "string":
         return attr_value_pb2.AttrValue(s=value.encode())
+    if kind == "list(string)":
+        return attr_value_pb2.AttrValue(list=attr_value_pb2.AttrValue.ListValue(s=[v.encode() for v in value]))
     raise ValueError(f"no default of attr type {kind!r} in this table")
 
 

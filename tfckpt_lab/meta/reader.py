@@ -66,6 +66,8 @@ class MetaVariable:
         collections: the variable collections that list it.
         partition: a :class:`PartitionInfo` for a piece of a partitioned variable.
         proto: the VariableDef.
+        saved_as: the key the graph's ``SaveV2`` stores it under, if the graph has a saver
+            that saves it (a Saver given ``var_list={key: variable}`` may use any key).
     """
 
     name: str
@@ -78,16 +80,20 @@ class MetaVariable:
     collections: list[str] = field(default_factory=list)
     partition: PartitionInfo | None = None
     proto: variable_pb2.VariableDef | None = field(default=None, repr=False)
+    saved_as: str | None = None
 
     @property
     def checkpoint_key(self) -> str:
-        """The key it is saved under by a default Saver: the full variable's name for a piece."""
+        """The key it is saved under: the graph saver's key if there is one, else what a default
+        Saver uses (the variable's name; the full variable's name for a piece)."""
+        if self.saved_as is not None:
+            return self.saved_as
         return self.partition.full_name if self.partition else self.name
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "dtype": self.dtype, "shape": self.shape, "trainable": self.trainable,
              "is_resource": self.is_resource, "op": self.op, "device": self.device,
-             "collections": self.collections}
+             "collections": self.collections, "checkpoint_key": self.checkpoint_key}
         if self.partition:
             p = self.partition
             d["partition"] = {"full_name": p.full_name, "full_shape": p.full_shape,
@@ -114,7 +120,7 @@ class MetaGraph:
     >>> from tfckpt_lab import write_meta_graph
     >>> path = write_meta_graph(os.path.join(tempfile.mkdtemp(), "m.meta"), {"w": np.zeros(3, np.float32)})
     >>> mg = read_meta_graph(path)
-    >>> mg.variables[0].name, mg.saver_def.restore_op_name, mg.op_counts["VariableV2"]
+    >>> mg.variables[0].name, mg.saver_def.restore_op_name, mg.op_counts["VarHandleOp"]
     ('w', 'save/restore_all', 1)
     """
 
@@ -219,6 +225,34 @@ class MetaGraph:
                 out.setdefault(v.partition.full_name, []).append(v)
         return out
 
+    def saved_keys(self) -> dict[str, str]:
+        """variable node name -> the checkpoint key the graph's ``SaveV2`` nodes save it under.
+
+        Each ``SaveV2`` takes its keys from a ``tensor_names`` Const and the values after
+        it; a value is traced back through ``Identity`` / ``ReadVariableOp`` to its variable.
+        """
+        from .tensors import make_ndarray
+
+        out: dict[str, str] = {}
+        for node in self.proto.graph_def.node:
+            if node.op != "SaveV2" or len(node.input) < 3:
+                continue
+            names_node = self.nodes.get(_strip_port(node.input[1]))
+            if names_node is None or names_node.op != "Const":
+                continue
+            try:
+                keys = make_ndarray(names_node.attr["value"].tensor).reshape(-1).tolist()
+            except Exception:  # not a string tensor we can decode: no keys from this saver
+                continue
+            values = [i for i in node.input[3:] if not i.startswith("^")]
+            for key, value in zip(keys, values):
+                source = self.nodes.get(_strip_port(value))
+                while source is not None and source.op in ("Identity", "ReadVariableOp") and source.input:
+                    source = self.nodes.get(_strip_port(source.input[0]))
+                if source is not None and isinstance(key, bytes):
+                    out.setdefault(source.name, key.decode("utf-8", "replace"))
+        return out
+
     def _collect_variables(self) -> list[MetaVariable]:
         found: dict[str, MetaVariable] = {}
         owners = [c for c in _OWNING_COLLECTIONS if c in self.proto.collection_def]
@@ -232,6 +266,9 @@ class MetaGraph:
                         continue  # only listed by a secondary collection: not a graph variable
                     var = found[name] = self._variable(name, vd)
                 var.collections.append(cname)
+        for name, key in self.saved_keys().items():
+            if name in found:
+                found[name].saved_as = key
         return list(found.values())
 
     def _variable(self, name: str, vd: variable_pb2.VariableDef) -> MetaVariable:

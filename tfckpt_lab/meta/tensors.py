@@ -27,6 +27,9 @@ _TYPED_FIELD = {
     7: "string_val", 8: "scomplex_val", 9: "int64_val", 10: "bool_val", 11: "int_val",
     12: "int_val", 13: "int_val", 14: "half_val", 15: "int_val", 16: "int_val", 17: "int_val",
     18: "dcomplex_val", 19: "half_val", 22: "uint32_val", 23: "uint64_val",
+    # int4/uint4/int2/uint2: one int per element; float8 and float4: one byte per element
+    29: "int_val", 30: "int_val", 31: "int_val", 32: "int_val",
+    24: "float8_val", 25: "float8_val", 26: "float8_val", 27: "float8_val", 28: "float8_val", 33: "float8_val",
 }
 
 
@@ -59,6 +62,10 @@ def make_tensor_proto(value, *, fill: bool = False) -> tensor_pb2.TensorProto:
         first = np.asarray(arr.flat[:1])
         if field == "half_val":
             getattr(proto, field).extend(int(x) for x in first.view(np.uint16))
+        elif field == "float8_val":
+            proto.float8_val = first.view(np.uint8).tobytes()
+        elif field == "int_val":
+            proto.int_val.extend(int(x) for x in first)
         elif field in ("scomplex_val", "dcomplex_val"):
             getattr(proto, field).extend([float(first[0].real), float(first[0].imag)] if first.size else [])
         else:
@@ -80,8 +87,10 @@ def make_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
     field = _TYPED_FIELD.get(proto.dtype)
     if field is None:
         raise UnsupportedError(f"cannot decode a TensorProto of dtype {dtypes.dtype_name(proto.dtype)}")
-    values = list(getattr(proto, field))
-    if field == "half_val":
+    values = list(getattr(proto, field)) if field != "float8_val" else list(proto.float8_val)
+    if field == "float8_val":
+        flat = np.array(values, np.uint8).view(np_dtype)
+    elif field == "half_val":
         flat = np.array(values, np.uint16).view(np_dtype)
     elif field in ("scomplex_val", "dcomplex_val"):
         pairs = np.array(values, np.float64).reshape(-1, 2)
@@ -89,6 +98,8 @@ def make_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
     elif np_dtype == object:
         flat = np.empty(len(values), object)
         flat[:] = values
+    elif field == "int_val":
+        flat = np.array(values, np.int64).astype(np_dtype)
     else:
         flat = np.array(values, dtype=np_dtype)
     if flat.size == count:

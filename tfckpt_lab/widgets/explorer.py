@@ -329,7 +329,7 @@ class Explorer(StaticFallback, ShowsErrors, w.VBox):
                                          w.HTML(error_html(describe_error(exc)))]
             return
         where = ("partitioned: stored in pieces" if e.slices else
-                 f"shard {e.shard_id}, bytes [{e.offset}, {e.end})" if e.offset is not None else "")
+                 f"shard {e.shard_id}, bytes [{e.offset}, {e.offset + e.size})" if e.offset is not None else "")
         info = w.HTML(f"<code>{html.escape(name)}</code>: {e.dtype_name} {list(e.shape)}, {where}")
         kids = [info]
         if summary.method == "whole":

@@ -143,6 +143,12 @@ class Explorer(StaticFallback, ShowsErrors, w.VBox):
         self._pick.options = [*self._pick.options, (label, prefix)]  # a checkpoint not grouped here (V1...)
         return prefix
 
+    @t.validate("tab")
+    def _valid_tab(self, proposal) -> int:
+        if not 0 <= proposal["value"] < len(TABS):
+            raise t.TraitError(f"tab must be 0 to {len(TABS) - 1} ({', '.join(TABS)}), not {proposal['value']}")
+        return proposal["value"]
+
     @t.validate("prefix")
     def _valid_prefix(self, proposal) -> str:
         from ..checkpoint.reader import resolve_prefix

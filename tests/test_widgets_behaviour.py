@@ -326,6 +326,9 @@ def test_explorer_shows_what_it_cannot_open_in_place(ckpt, tmp_path, monkeypatch
     assert ex.prefix == ckpt and ex.view("Entries") is table  # nothing else changed
     with pytest.raises(Exception, match="cannot open"):
         ex.prefix = str(tmp_path / "nowhere")
+    with pytest.raises(Exception, match="tab must be 0 to 7"):
+        ex.tab = 8
+    assert ex.tab == TABS.index("Entries")
     ex.tab = TABS.index("Bytes")
     hv = ex.view("Bytes").children[1]
     hv._find.value = "not/a/tensor"  # the Bytes tab's search box

@@ -30,8 +30,9 @@ def _rows_of(source) -> list[dict]:
 def _cells(r: dict) -> list[str]:
     """One row's cells as text, in :data:`COLUMNS` order."""
     shard = "(partitioned)" if r["slices"] else str(r["shard"])
-    crc = "" if r["crc32c"] is None else f"{r['crc32c']:#010x}"
-    return [r["name"], r["dtype"], str(r["shape"]), shard, str(r["offset"]), str(r["size"]), crc]
+    crc = "" if r["crc32c"] is None else f"{r['crc32c']:#010x}"  # V1 entries have no checksum
+    where = ["" if r[k] is None else str(r[k]) for k in ("offset", "size")]  # nor, until read, a byte range
+    return [r["name"], r["dtype"], str(r["shape"]), shard, *where, crc]
 
 
 class EntriesTable(StaticFallback, ShowsErrors, w.VBox):
@@ -136,8 +137,8 @@ class EntriesTable(StaticFallback, ShowsErrors, w.VBox):
             col = self.sort_by
             if col == "shape":
                 sort_key = lambda r: (len(r["shape"]), r["shape"])  # noqa: E731
-            elif col in ("shard", "crc32c"):  # None: a partitioned variable's shard, a V1 entry's checksum
-                sort_key = lambda r: -1 if r[col] is None else r[col]  # noqa: E731
+            elif col in ("shard", "offset", "size", "crc32c"):  # None (a partitioned variable's shard,
+                sort_key = lambda r: -1 if r[col] is None else r[col]  # noqa: E731  # a V1 checksum) first
             else:
                 sort_key = lambda r: r[col]  # noqa: E731
             rows.sort(key=lambda r: (sort_key(r), r["name"]), reverse=not self.ascending)

@@ -171,6 +171,12 @@ class Explorer(StaticFallback, ShowsErrors, w.VBox):
         self._pick.options = [*self._pick.options, (label, prefix)]  # a checkpoint not grouped here (V1...)
         return prefix
 
+    @t.validate("tab")
+    def _valid_tab(self, proposal) -> int:
+        if not 0 <= proposal["value"] < len(TABS):
+            raise t.TraitError(f"tab must be 0 to {len(TABS) - 1} ({', '.join(TABS)}), not {proposal['value']}")
+        return proposal["value"]
+
     @t.validate("prefix")
     def _valid_prefix(self, proposal) -> str:
         from ..checkpoint.reader import resolve_prefix
@@ -359,7 +365,7 @@ class Explorer(StaticFallback, ShowsErrors, w.VBox):
                                          w.HTML(error_html(describe_error(exc)))]
             return
         where = ("partitioned: stored in pieces" if e.slices else
-                 f"shard {e.shard_id}, bytes [{e.offset}, {e.end})" if e.offset is not None else "")
+                 f"shard {e.shard_id}, bytes [{e.offset}, {e.offset + e.size})" if e.offset is not None else "")
         info = w.HTML(f"<code>{html.escape(name)}</code>: {e.dtype_name} {list(e.shape)}, {where}")
         kids = [info]
         if summary.method == "whole":

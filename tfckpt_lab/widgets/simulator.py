@@ -298,7 +298,8 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
         last = self.history[-1] if self.history else None
         saved_at = {e["prefix"]: e["hours"] for e in self.history}
         listed = self._listed()
-        rules = (f"{self.mode}(max_to_keep={self.max_to_keep}, keep every {self.keep_every_n_hours or 'off'} h)"
+        every = f"{self.keep_every_n_hours:g}" if self.keep_every_n_hours else "off"
+        rules = (f"{self.mode}(max_to_keep={self.max_to_keep}, keep_checkpoint_every_n_hours={every})"
                  f" \u00b7 {self._call_text()}")
         clock = (f"global step {self.global_step:,} \u00b7 clock +{(self.clock - START_TIME) / 3600:.1f} h"
                  + (f" (+{self._idle_hours:g} h with no save since the last one)" if self._idle_hours else ""))

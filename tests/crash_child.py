@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 import tfckpt_lab as tl
+from tfckpt_lab.bundle import swap
 from tfckpt_lab.checkpoint import files
 from tfckpt_lab.checkpoint.manager import CheckpointManager
 from tfckpt_lab.checkpoint.saver import Saver
@@ -50,6 +51,7 @@ def fresh_step() -> int:
 
 def main(root: str) -> None:
     files.STALE_TEMP_AGE = 0.0  # one writer per directory here: every save clears the previous kill's debris
+    swap.STALE_TEMP_AGE = 0.0  # (and every bare write_object_checkpoint, that of its own prefix)
     d = {name: os.path.join(root, name) for name in FOLDERS}
     for path in d.values():
         os.makedirs(path, exist_ok=True)

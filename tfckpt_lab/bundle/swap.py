@@ -56,6 +56,8 @@ __all__ = [
     "remove_bundle",
     "recover_directory",
     "marked_groups",
+    "remove_stale_temps",
+    "STALE_TEMP_AGE",
 ]
 
 STAGE_MARK = ".tfckpt-new-"
@@ -278,6 +280,37 @@ class PrefixSwap:
             for p in self._moved:
                 ops.remove(p)
         self._done = True
+
+
+#: Temporary files younger than this (seconds) may belong to a write still running elsewhere.
+STALE_TEMP_AGE = 60.0
+
+
+def remove_stale_temps(prefix, ops: FileOps, min_age: float | None = None) -> list[str]:
+    """Delete ``PREFIX.index.tempstateHEX`` and ``PREFIX.data-*.tempstateHEX`` left by killed writes.
+
+    Only files older than ``min_age`` seconds (default :data:`STALE_TEMP_AGE`) by mtime.
+    """
+    import time
+
+    prefix = os.fspath(prefix)
+    directory, base = os.path.split(prefix)
+    age = STALE_TEMP_AGE if min_age is None else min_age
+    pattern = re.compile(re.escape(base) + r"\.(index|data-\d{5,}-of-\d{5,})" + re.escape(TEMP_MARKER) + r"[0-9a-f]+")
+    now, removed = time.time(), []
+    try:
+        names = os.listdir(directory or os.curdir)
+    except OSError:
+        return removed
+    for name in names:
+        if pattern.fullmatch(name):
+            path = os.path.join(directory, name)
+            try:
+                if now - os.lstat(path).st_mtime >= age and ops.remove(path):
+                    removed.append(path)
+            except OSError:
+                continue
+    return removed
 
 
 def marked_groups(names) -> dict[tuple[str, str, str], list[str]]:

@@ -32,7 +32,7 @@ from ..sstable.builder import TableBuilder
 from .entry import HEADER_KEY, TENSOR_BUNDLE_MIN_CONSUMER, TENSOR_BUNDLE_VERSION
 from .naming import TEMP_MARKER, data_path, index_path
 from .slices import TensorSlice, encode_slice_key
-from .swap import PrefixSwap
+from .swap import PrefixSwap, remove_stale_temps
 from .tensor_bytes import encode_strings, to_little_endian
 
 __all__ = ["BundleWriter", "write_bundle", "as_tensor"]
@@ -136,6 +136,7 @@ class BundleWriter:
         self._entries: dict[bytes, object] = {}
         self._slice_shards: dict[bytes, list[int]] = {}  # add_slice: the shard of each listed slice
         self._done = False
+        remove_stale_temps(self.prefix, self._ops)  # what killed writes of this prefix left
         try:
             for p in self._tmp_data:  # new files only, never through a symlink planted at the name
                 fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY, 0o666)

@@ -141,8 +141,9 @@ def prepare(directory, *, reset: bool = False, log=print) -> Path:
             _check_own(d / nb.name, kind="file")
         fresh = not _check_own(demo_dir, kind="directory")
         if not fresh:
-            for entry in os.scandir(demo_dir):
-                _check_own(Path(entry.path), kind="directory" if entry.is_dir(follow_symlinks=False) else "file")
+            with os.scandir(demo_dir) as entries:
+                for entry in entries:
+                    _check_own(Path(entry.path), kind="directory" if entry.is_dir(follow_symlinks=False) else "file")
         _check_own(work, kind="directory")
         copied = kept = 0
         for nb in notebooks:

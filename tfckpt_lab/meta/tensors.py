@@ -7,7 +7,7 @@
       <typed>_val:    repeated one field per element type (float_val, int64_val, string_val...);
                                fewer values than elements means "repeat the last one"
 
-We write numeric tensors as ``tensor_content`` and strings as ``string_val``;
+We pick the form TensorFlow's ``make_tensor_proto`` picks (see :func:`make_tensor_proto`);
 :func:`make_ndarray` reads either form (like ``tf.make_ndarray``).
 """
 
@@ -20,6 +20,11 @@ from ..errors import UnsupportedError
 from ..protos import tensor_pb2, tensor_shape_pb2
 
 __all__ = ["make_tensor_proto", "make_ndarray", "shape_proto"]
+
+# DataTypes whose elements TensorFlow packs into tensor_content (when there are several):
+# float16/32/64, int32, uint8, int16, int8, int64, the quantized ones, uint32, uint64,
+# the float8 types, float4_e2m1fn and bfloat16.  Not uint16, bool, complex, int4/int2, strings.
+_CONTENT_TYPES = frozenset({19, 1, 2, 3, 4, 5, 6, 9, 11, 12, 15, 16, 13, 22, 23, 24, 25, 26, 27, 28, 33, 14})
 
 # DataType number -> the repeated field that holds its elements one by one
 _TYPED_FIELD = {
@@ -41,37 +46,43 @@ def shape_proto(shape) -> tensor_shape_pb2.TensorShapeProto:
 def make_tensor_proto(value, *, fill: bool = False) -> tensor_pb2.TensorProto:
     """A TensorProto holding ``value`` (a numpy array; strings as an object array of bytes).
 
-    With ``fill=True`` only the first element is stored, in the typed field;
-    a reader repeats it over the whole shape (how a zeros initializer stays small).
+    The storage form is the one TensorFlow's ``make_tensor_proto`` picks: ``tensor_content``
+    for a tensor of more than one element whose dtype packs plainly (floats, bfloat16, float8,
+    the integer types but uint16 and int4/int2), the typed field otherwise (strings, bool,
+    complex, int4/int2, any single element).  With ``fill=True`` only the first element is
+    stored, in the typed field; a reader repeats it over the whole shape (how a zeros
+    initializer stays small).
 
     >>> p = make_tensor_proto(np.array([1.5, 2.0], np.float32))
     >>> p.dtype, [d.size for d in p.tensor_shape.dim], p.tensor_content.hex()
     (1, [2], '0000c03f00000040')
+    >>> list(make_tensor_proto(np.int32(7)).int_val)
+    [7]
     """
     from ..bundle.writer import as_tensor
 
     arr = as_tensor(value)
     datatype = dtypes.datatype_for(arr.dtype)
     proto = tensor_pb2.TensorProto(dtype=datatype, tensor_shape=shape_proto(arr.shape))
-    if datatype == dtypes.DT_STRING:
-        proto.string_val.extend(arr.flat[:1] if fill else arr.reshape(-1))
-    elif fill:
-        field = _TYPED_FIELD.get(datatype)
-        if field is None:
-            raise UnsupportedError(f"cannot store a fill value of dtype {dtypes.dtype_name(datatype)}")
-        first = np.asarray(arr.flat[:1])
-        if field == "half_val":
-            getattr(proto, field).extend(int(x) for x in first.view(np.uint16))
-        elif field == "float8_val":
-            proto.float8_val = first.view(np.uint8).tobytes()
-        elif field == "int_val":
-            proto.int_val.extend(int(x) for x in first)
-        elif field in ("scomplex_val", "dcomplex_val"):
-            getattr(proto, field).extend([float(first[0].real), float(first[0].imag)] if first.size else [])
-        else:
-            getattr(proto, field).extend(first.tolist())
-    else:
+    values = arr.reshape(-1)[:1] if fill else arr.reshape(-1)
+    if not fill and datatype in _CONTENT_TYPES and arr.size > 1:
         proto.tensor_content = np.ascontiguousarray(arr, arr.dtype.newbyteorder("<")).tobytes()
+        return proto
+    field = _TYPED_FIELD.get(datatype)
+    if field is None:
+        raise UnsupportedError(f"cannot store values of dtype {dtypes.dtype_name(datatype)} in a TensorProto")
+    if field == "string_val":
+        proto.string_val.extend(values)
+    elif field == "half_val":
+        proto.half_val.extend(int(x) for x in values.view(np.uint16))
+    elif field == "float8_val":
+        proto.float8_val = values.view(np.uint8).tobytes()
+    elif field in ("scomplex_val", "dcomplex_val"):
+        getattr(proto, field).extend(float(x) for c in values for x in (c.real, c.imag))
+    elif field in ("int_val", "int64_val", "uint32_val", "uint64_val"):
+        getattr(proto, field).extend(int(x) for x in values)
+    else:
+        getattr(proto, field).extend(values.tolist())
     return proto
 
 

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from .exercises import EXERCISES, Feedback, Reveal, check, hint, kept_after, mystery_checkpoint, solution
+from .glossary import glossary
 
 __all__ = [
     "workdir",
@@ -37,6 +38,7 @@ __all__ = [
     "check",
     "hint",
     "solution",
+    "glossary",
     "Feedback",
     "Reveal",
     "EXERCISES",

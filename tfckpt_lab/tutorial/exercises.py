@@ -584,30 +584,33 @@ def _03_3(answer):
     return False, "answer 'saver', 'manager' or 'both'."
 
 
-def _restart_without_restore(directory) -> str:
-    """Five saves with a manager, a 'restart' (a new manager), and one save without restoring."""
+def _restart_without_restore(directory) -> list[str]:
+    """Five saves with a manager, a 'restart' (a new manager), one save without restoring: the listed prefixes."""
     import numpy as np
 
     from ..checkpoint.manager import CheckpointManager
+    from ..checkpoint.state import get_checkpoint_state
 
     first = CheckpointManager(directory, max_to_keep=3)
     for step in range(5):
         first.save({"w": np.full(2, step, np.float32)})
-    again = CheckpointManager(directory, max_to_keep=3)
-    return os.path.basename(again.save({"w": np.zeros(2, np.float32)}))
+    CheckpointManager(directory, max_to_keep=3).save({"w": np.zeros(2, np.float32)})
+    return [os.path.basename(p) for p in get_checkpoint_state(directory).all_model_checkpoint_paths]
 
 
 @register("03-4",
           "A training run saved five times with CheckpointManager(d, max_to_keep=3), so ckpt-3, ckpt-4 and "
           "ckpt-5 are on disk. The process is restarted: the new one builds a fresh manager on d and calls "
-          "save() without restoring anything first. Which prefix does that save write?",
-          "Where does a brand-new manager (and tf.train.Checkpoint) get its save counter from?",
-          "ckpt-1",
-          solution="The counter lives in the Checkpoint object and inside each checkpoint, not in the "
-                   "directory. A new one starts at 0 until something restores it, so the first save is "
-                   "ckpt-1 again. The state file becomes ckpt-4, ckpt-5, ckpt-1 (ckpt-3 is rotated out), and "
-                   "the 'latest' checkpoint now holds the untrained values. manager.restore_or_initialize() "
-                   "before the loop avoids it: the next save is then ckpt-6.",
+          "save() without restoring anything first. Which checkpoints does the state file list after that "
+          "save, oldest first? Answer with a list of names such as ['ckpt-3', ...].",
+          "Two questions: what number does a brand-new manager's save counter give the save, and what does "
+          "the manager do with the checkpoints its state file already lists?",
+          ["ckpt-4", "ckpt-5", "ckpt-1"],
+          solution="The new manager reads the state file (ckpt-3, ckpt-4, ckpt-5) but its save counter starts at "
+                   "0, so the save writes ckpt-1 and appends it as the newest. Four listed, max_to_keep=3: the "
+                   "oldest, ckpt-3, is deleted. The list is ckpt-4, ckpt-5, ckpt-1, and 'latest' is now ckpt-1 "
+                   "with untrained values. With manager.restore_or_initialize() first, the save would have "
+                   "been ckpt-6.",
           code="""
 import os, tempfile
 import numpy as np
@@ -617,21 +620,30 @@ folder = tempfile.mkdtemp()
 first = tl.CheckpointManager(folder, max_to_keep=3)
 for step in range(5):
     first.save({"w": np.full(2, step, np.float32)})
-restarted = tl.CheckpointManager(folder, max_to_keep=3)   # no restore_or_initialize()
-answer = os.path.basename(restarted.save({"w": np.zeros(2, np.float32)}))
+tl.CheckpointManager(folder, max_to_keep=3).save({"w": np.zeros(2, np.float32)})   # no restore_or_initialize()
+answer = [os.path.basename(p) for p in tl.get_checkpoint_state(folder).all_model_checkpoint_paths]
 """,
-          wrong=("ckpt-6", "ckpt-4", "ckpt-0"))
+          wrong=(["ckpt-4", "ckpt-5", "ckpt-6"], ["ckpt-3", "ckpt-4", "ckpt-5"], ["ckpt-1", "ckpt-4", "ckpt-5"],
+                 ["ckpt-1"], "ckpt-1"))
 def _03_4(answer):
     with _Scratch() as d:
         want = _restart_without_restore(d)
-    a = _basename(answer)
-    if a == want:
-        return True, ("a fresh manager counts from 0 again and overwrites ckpt-1 (TensorFlow 2.21 does the "
-                      "same). Call manager.restore_or_initialize() first and the next save is ckpt-6.")
-    if a == "ckpt-6":
-        return False, ("that is what you want, and what you get after manager.restore_or_initialize(). "
-                       "Without it, where does the new counter start?")
-    return False, f"{a!r} is not it. The new manager's save counter starts at 0 and goes up by one per save."
+    if isinstance(answer, str):
+        raise TypeError("expected a list of names, such as ['ckpt-3', 'ckpt-4']")
+    got = [_basename(a) for a in answer]
+    if got == want:
+        return True, ("the fresh counter makes the save ckpt-1, listed as the newest; ckpt-3 is rotated out. "
+                      "TensorFlow 2.21 does the same. manager.restore_or_initialize() first avoids it.")
+    if got[-1:] == ["ckpt-6"]:
+        return False, ("ckpt-6 is what you get after manager.restore_or_initialize(). Without it, where does "
+                       "the new manager's save counter start?")
+    if sorted(got) == sorted(want):
+        return False, "the right three, but the list is in save order: the newest save comes last."
+    if "ckpt-1" in got and len(got) != 3:
+        return False, "ckpt-1 is right for the new save; the manager still keeps max_to_keep=3 listed."
+    if got == ["ckpt-3", "ckpt-4", "ckpt-5"]:
+        return False, "that is the list before the restart; the new save is added to it and the oldest rotated out."
+    return False, f"{got} is not it. Work out the new save's name first, then apply max_to_keep=3."
 
 
 # -- 04: inside the .index ---------------------------------------------------------
@@ -649,8 +661,10 @@ import os, tempfile
 import numpy as np
 import tfckpt_lab as tl
 
+from pathlib import Path
+
 prefix = tl.write_bundle(os.path.join(tempfile.mkdtemp(), "m"), {"w": np.zeros(2, np.float32)})
-answer = open(prefix + ".index", "rb").read()[-8:]
+answer = Path(prefix + ".index").read_bytes()[-8:]
 """,
           wrong=("db4775248b80fb57", b"\xdb\x47\x75\x24\x8b\x80\xfb\x57", 0xdb4775248b80fb57, "00" * 8))
 def _04_1(answer):
@@ -967,15 +981,17 @@ def _demo_w2_3_bytes() -> tuple[int, int]:
           solution="w2's entry says offset 8 (w1's two float32s come first). Elements 0, 1 and 2 take 12 "
                    "bytes, so w2[3] is bytes 20 up to 24; np.frombuffer(raw[20:24], '<f4') is its value.",
           code="""
+from pathlib import Path
 import numpy as np
 import tfckpt_lab as tl
 from tfckpt_lab import tutorial
 
 prefix = tutorial.demo_checkpoint()
-e = tl.load_checkpoint(prefix).entry("w2")
-start = e.offset + 3 * 4
-raw = open(prefix + ".data-00000-of-00001", "rb").read()
-print(np.frombuffer(raw[start:start + 4], "<f4"), tl.load_checkpoint(prefix)["w2"][3])
+with tl.load_checkpoint(prefix) as reader:
+    start = reader.entry("w2").offset + 3 * 4          # skip w2[0], w2[1], w2[2]: 4 bytes each
+    print(reader["w2"][3])
+raw = Path(prefix + ".data-00000-of-00001").read_bytes()
+print(np.frombuffer(raw[start:start + 4], "<f4"))      # the same number, straight from the bytes
 answer = (start, start + 4)
 """,
           wrong=((12, 16), (3, 4), (16, 20), (20, 23), (8, 28)))

@@ -361,6 +361,44 @@ def test_wheel_in_a_fresh_venv_starts_lab(tmp_path):
         stop_lab(proc)
 
 
+@pytest.mark.slow
+def test_the_readme_voila_command_serves_the_classroom_explorer(tmp_path):
+    """`voila notebooks/00_explorer.ipynb` (the README's classroom command) renders the widgets, no error."""
+    pytest.importorskip("voila")
+    tomllib = pytest.importorskip("tomllib")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(dep.startswith("voila") for dep in extras["classroom"])
+    readme = (ROOT / "README.md").read_text()
+    assert '.[classroom]"' in readme and "voila notebooks/00_explorer.ipynb" in readme
+    port = _free_port()
+    env = dict(os.environ, **{tutorial.WORKDIR_ENV: str(tmp_path / "work"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+                              "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+                              "TFCKPT_LAB_NO_TF": "1", "MPLBACKEND": "Agg",
+                              "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
+    with open(tmp_path / "voila.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "voila", "notebooks/00_explorer.ipynb", "--no-browser",
+                                 f"--port={port}", "--Voila.ip=127.0.0.1"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline, page = time.time() + 120, None
+        while time.time() < deadline and page is None:
+            if proc.poll() is not None:
+                raise AssertionError(f"voila exited with {proc.returncode}:\n{(tmp_path / 'voila.log').read_text()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=110) as r:
+                    assert r.status == 200
+                    page = r.read().decode()
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.5)
+        assert page is not None, "voila did not answer"
+        assert "Before you touch each tab" in page  # the questions (markdown) are shown
+        assert page.count("application/vnd.jupyter.widget-view+json") >= 1  # the explorer's widgets rendered
+        assert "Traceback" not in page and '"output_type": "error"' not in page
+        assert (tmp_path / "work" / "demo").is_dir() and not (ROOT / "notebooks" / "work").exists()
+    finally:
+        stop_lab(proc)
+
+
 def test_binder_and_ci_install_the_same_environment():
     """Binder builds from binder/requirements.txt; CI installs from it too; every pin is bounded."""
     req = (ROOT / "binder" / "requirements.txt").read_text().splitlines()

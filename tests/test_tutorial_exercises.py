@@ -123,7 +123,7 @@ def test_every_exercise_lists_wrong_answers():
     ("05-3", "1, 12", "right"),
     ("06-2", (12, 16), "w1's 8 bytes"),
     ("06-2", "20:24", "right"),
-    ("06-4", "save/RestoreV2", "only reads the bytes"),
+    ("06-4", 5, "default max_to_keep=5"),
     ("06-5", {"assert_consumed", "assert_existing_objects_matched"}, "only looks at the objects"),
     ("06-5", "assert_consumed()", "right"),
     ("06-6", "a", "never looks at tf.Variable(name=...)"),

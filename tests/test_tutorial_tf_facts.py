@@ -158,6 +158,13 @@ def test_tf1_saver_sorts_by_name_and_refuses_a_missing_key(tf, tmp_path):
                 v1.train.Saver([z, a, bias]).restore(sess, prefix)
     reader = tl.load_checkpoint(prefix)
     assert (reader.entry("alpha").offset, reader.entry("zeta").offset) == (0, 8)
+    with tf.Graph().as_default():  # exercise 02-2: w2 created (and listed) first still lands after w1
+        w2 = v1.Variable(np.zeros(5, np.float32), name="w2")
+        w1 = v1.Variable(np.zeros(2, np.float32), name="w1")
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            prefix = v1.train.Saver({"w2": w2, "w1": w1}).save(sess, str(tmp_path / "my_test_model"), global_step=1000)
+    assert tutorial.check("02-2", tl.load_checkpoint(prefix).entry("w2").offset).ok
 
 
 def test_the_classic_program_needs_compat_v1_and_makes_resource_variables(tf, tmp_path):
@@ -176,9 +183,23 @@ def test_the_classic_program_needs_compat_v1_and_makes_resource_variables(tf, tm
         assert {"VarHandleOp", "AssignVariableOp", "ReadVariableOp"} <= ops and "VariableV2" not in ops
         assert (saver.saver_def.filename_tensor_name, saver.saver_def.restore_op_name) == ("save/Const:0",
                                                                                            "save/restore_all")
-    assert saver.saver_def.restore_op_name == tutorial.EXERCISES["06-4"].reference_answer()
     assert sorted(os.listdir(tmp_path)) == ["checkpoint", "my_test_model-1000.data-00000-of-00001",
                                             "my_test_model-1000.index", "my_test_model-1000.meta"]
+
+
+def test_an_imported_saver_keeps_the_max_to_keep_of_its_saver_def(tf, tmp_path):
+    """Exercise 06-4: import_meta_graph's Saver rotates with the SaverDef's max_to_keep, not the default 5."""
+    run = tmp_path / "run"
+    prefix = tl.Saver(max_to_keep=2).save({"w1": np.ones(2, np.float32)}, str(run / "my_test_model"), global_step=3000)
+    v1 = tf.compat.v1
+    with tf.Graph().as_default(), v1.Session() as sess:
+        saver = v1.train.import_meta_graph(prefix + ".meta")
+        saver.restore(sess, prefix)
+        for step in range(4000, 8001, 1000):
+            saver.save(sess, str(run / "my_test_model"), global_step=step)
+    new = [n for n in os.listdir(run) if n.endswith(".index") and n != "my_test_model-3000.index"]
+    assert len(new) == 2 and os.path.exists(prefix + ".index")
+    assert tutorial.check("06-4", len(new)).ok
 
 
 def test_a_restored_graph_feeds_placeholders_and_variables_are_handles(tf, tmp_path):

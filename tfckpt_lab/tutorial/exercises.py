@@ -118,8 +118,8 @@ def check(exercise_id: str, answer) -> Feedback:
 
     >>> check("02-2", 8).ok
     True
-    >>> check("02-2", 4)
-    [02-2] ❌ not yet: 4 bytes is one float32; w1 holds two of them.
+    >>> check("02-2", 0)
+    [02-2] ❌ not yet: that is where the dictionary's order would put it, as write_bundle does. The Saver sorts the variables by name before writing.
     >>> check("02-2", ...).message
     'Replace the ... with your answer and run the cell again. Stuck? tutorial.hint("02-2") gives a nudge; tutorial.solution("02-2") shows a worked solution.'
     """
@@ -360,40 +360,49 @@ def _02_1(answer):
     return False, f"{n} is not it. There are 7 numbers in total, and the file has no header or padding."
 
 
+def _saver_offsets(sizes: dict) -> dict:
+    """Byte offsets in the data file when a TF1 Saver saves variables of these sizes (in any order):
+    it sorts them by name and writes them back to back (``saveable_object_util``; checked with
+    TensorFlow 2.21 in tests/test_tutorial_tf_facts.py)."""
+    offsets, at = {}, 0
+    for name in sorted(sizes):
+        offsets[name], at = at, at + sizes[name]
+    return offsets
+
+
 @register("02-2",
-          "At which byte offset of the data file does w2 start?",
-          "The Saver writes the variables one after another, sorted by name (w1 before w2), with nothing "
-          "between them. How many bytes does w1 take?",
+          "Suppose the dictionary had listed w2 first: saver.save({'w2': w2, 'w1': w1}, 'my_test_model', "
+          "global_step=1000). At which byte offset of the data file would w2 start?",
+          "Does the order of the dictionary decide the order in the file? Read again what the Saver does "
+          "before it writes, then count w1's bytes.",
           8,
-          solution="w1 sorts before w2, so its two float32 numbers come first and take bytes 0..7; w2 "
-                   "starts right after them. The index entry says the same.",
+          solution="The Saver (TensorFlow's too) sorts the variables by name before writing, so w1 still comes "
+                   "first and takes bytes 0..7 (two float32s); w2 starts right after, at byte 8. The "
+                   "dictionary's order plays no part.",
           code="""
-import os, tempfile
-import numpy as np
-import tfckpt_lab as tl
-
-prefix = tl.Saver().save({"w1": np.zeros(2, np.float32), "w2": np.zeros(5, np.float32)},
-                         os.path.join(tempfile.mkdtemp(), "my_test_model"), global_step=1000)
-answer = tl.load_checkpoint(prefix).entry("w2").offset
+sizes = {"w2": 5 * 4, "w1": 2 * 4}       # bytes of each float32 variable, in the dictionary's order
+offset = 0
+for name in sorted(sizes):               # the Saver writes in name order: w1, then w2
+    if name == "w2":
+        answer = offset
+    offset += sizes[name]
 """,
-          wrong=(2, 4, 0, 28))
+          wrong=(0, 2, 4, 20, 28))
 def _02_2(answer):
-    import numpy as np
-
-    from ..checkpoint.reader import load_checkpoint
-
-    with _Scratch() as d, load_checkpoint(_saved_two(d, np.float32)) as r:
-        want = r.entry("w2").offset
+    want = _saver_offsets({"w2": 20, "w1": 8})["w2"]
     n = _int(answer)
     if n == want:
-        return True, "w1 takes bytes 0..7 (two float32s), so w2 starts at byte 8."
+        return True, "the Saver sorts by name: w1 takes bytes 0..7 (two float32s) whatever the order given, so w2 starts at 8."
+    if n == 0:
+        return False, ("that is where the dictionary's order would put it, as write_bundle does. The Saver "
+                       "sorts the variables by name before writing.")
     if n == 2:
         return False, "2 counts w1's elements; offsets count bytes, and a float32 is 4 bytes."
     if n == 4:
         return False, "4 bytes is one float32; w1 holds two of them."
-    if n == 0:
-        return False, "offset 0 is where w1 starts: it sorts first."
-    return False, f"{n} is not it. Look at reader.entry('w2').offset, or count w1's bytes."
+    if n == 20:
+        return False, "20 is w2's own size; the offset is where it starts."
+    return False, f"{n} is not it. Which variable comes first in the file, and how many bytes does it take?"
 
 
 @register("02-3",
@@ -1039,51 +1048,55 @@ def _06_3(answer):
     return False, f"{a!r} is not it. Compare with the keys in the object-graph section."
 
 
-def _restore_op_name() -> str:
+def _max_to_keep_in_meta() -> int:
+    """max_to_keep as the SaverDef in a .meta written by Saver(max_to_keep=2) stores it."""
     import numpy as np
 
     from ..checkpoint.saver import Saver
     from ..meta.reader import read_meta_graph
 
     with _Scratch() as d:
-        prefix = Saver().save({"w1": np.zeros(2, np.float32)}, os.path.join(d, "m"), global_step=1)
-        return read_meta_graph(prefix + ".meta").saver_def.restore_op_name
+        prefix = Saver(max_to_keep=2).save({"w1": np.zeros(2, np.float32)}, os.path.join(d, "m"), global_step=1)
+        return read_meta_graph(prefix + ".meta").saver_def.max_to_keep
 
 
 @register("06-4",
-          "After saver = tf.compat.v1.train.import_meta_graph('my_test_model-3000.meta'), the call "
-          "saver.restore(sess, prefix) runs one op of the imported graph. What is its name?",
-          "The .meta carries a SaverDef saying how to save and restore; read_meta_graph(...).saver_def shows it.",
-          _restore_op_name,
-          solution="The SaverDef in the .meta names the restore op (restore_op_name) and the tensor the "
-                   "prefix is fed into (filename_tensor_name). restore() feeds the prefix and runs "
-                   "save/restore_all, which depends on save/RestoreV2 (reads the bytes) and assigns every "
-                   "value to its variable.",
+          "run/my_test_model-3000.meta was written by Saver(max_to_keep=2). A new program calls "
+          "saver = tf.compat.v1.train.import_meta_graph('run/my_test_model-3000.meta'), restores, and then "
+          "saves five more times with that saver (steps 4000 to 8000). How many of those five new "
+          "checkpoints are still on disk at the end?",
+          "import_meta_graph builds its Saver from the SaverDef stored in the .meta. What does a SaverDef "
+          "remember besides op names? (read_meta_graph(...).saver_def shows it.)",
+          _max_to_keep_in_meta,
+          solution="The Saver that import_meta_graph returns is built from the stored SaverDef, which "
+                   "remembers max_to_keep: 2 (not the default 5). It rotates among its own saves, so of "
+                   "the five new checkpoints the newest two remain (and the old ones, which it never "
+                   "knew about, stay too).",
           code="""
-import os, tempfile
-import numpy as np
 import tfckpt_lab as tl
+from tfckpt_lab import tutorial
+import os, tempfile, numpy as np
 
-prefix = tl.Saver().save({"w1": np.zeros(2, np.float32)}, os.path.join(tempfile.mkdtemp(), "m"), global_step=3000)
-answer = tl.read_meta_graph(prefix + ".meta").saver_def.restore_op_name
+prefix = tl.Saver(max_to_keep=2).save({"w1": np.zeros(2, np.float32)},
+                                      os.path.join(tempfile.mkdtemp(), "my_test_model"), global_step=3000)
+saver_def = tl.read_meta_graph(prefix + ".meta").saver_def
+print(saver_def)
+answer = min(5, saver_def.max_to_keep)    # the imported Saver keeps the newest max_to_keep of its saves
 """,
-          wrong=("save/RestoreV2", "save/Const:0", "restore_all", "save/restore_all:0"))
+          wrong=(5, 0, 7, 3))
 def _06_4(answer):
-    want = _restore_op_name()
-    a = str(answer).strip()
-    if a == want:
-        return True, ("restore() feeds the prefix into save/Const:0 (filename_tensor_name) and runs "
-                      f"{want}, which reads every value with save/RestoreV2 and assigns it to its variable.")
-    if a == want + ":0":
-        return False, "an op has no ':0'; that suffix names one of an op's output tensors."
-    if a.endswith("RestoreV2"):
-        return False, ("save/RestoreV2 only reads the bytes; the op the Saver runs also assigns them to "
-                       "the variables. Look at saver_def.restore_op_name.")
-    if a.startswith("save/Const"):
-        return False, "that is filename_tensor_name: where the prefix is fed in. The question asks for the op."
-    if a == want.split("/")[-1]:
-        return False, "right op, but give its full name with its scope."
-    return False, f"{a!r} is not it. read_meta_graph(prefix).saver_def.restore_op_name names it."
+    want = min(5, _max_to_keep_in_meta())
+    n = _int(answer)
+    if n == want:
+        return True, ("the SaverDef in the .meta remembers max_to_keep=2, so the imported Saver rotates "
+                      "like the old one: the newest two of its saves remain.")
+    if n == 5:
+        return False, ("5 would be right for a Saver with the default max_to_keep=5. The imported Saver is "
+                       "built from the SaverDef in the .meta: what max_to_keep does it hold?")
+    if n in (4, 7):
+        return False, ("the old checkpoints stay (the new Saver never knew them), but the question counts "
+                       "only the five new ones.")
+    return False, f"{n} is not it. Look at read_meta_graph(prefix).saver_def.max_to_keep."
 
 
 #: Facts about TF2 restore status, checked against TensorFlow 2.21 (docs/teaching.md, tests/test_tutorial_tf_facts.py).

@@ -105,7 +105,8 @@ def test_restore_status_when_the_checkpoint_holds_more(tf, tmp_path):
 
 
 def test_attribute_names_matter_variable_names_do_not(tf, tmp_path):
-    """Exercise 06-6, notebook 06: renaming the attribute loses the value silently; tf.Variable(name=) is ignored."""
+    """Notebook 06 and exercise 06-6: renaming an attribute or the Checkpoint's keyword loses the value silently;
+    tf.Variable(name=) is ignored."""
     saved = _Net.make(tf)
     saved.kernel.assign([1.0, 2.0])
     prefix = tf.train.Checkpoint(net=saved).save(str(tmp_path / "ckpt"))
@@ -118,7 +119,13 @@ def test_attribute_names_matter_variable_names_do_not(tf, tmp_path):
     with pytest.raises(AssertionError):
         status.assert_consumed()
     status.expect_partial()
-    assert tutorial.check("06-6", "b").ok
+    by_keyword = _Net.make(tf)  # exercise 06-6: the Checkpoint's keyword is the first element of every path
+    status = tf.train.Checkpoint(model=by_keyword).restore(prefix)
+    assert by_keyword.kernel.numpy().tolist() == [0.0, 0.0]
+    with pytest.raises(AssertionError):
+        status.assert_consumed()
+    status.expect_partial()
+    assert tutorial.check("06-6", "b").ok and not tutorial.check("06-6", "c").ok
 
 
 def test_a_name_based_checkpoint_restores_by_variable_name(tf, tmp_path):

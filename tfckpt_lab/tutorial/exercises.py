@@ -733,40 +733,52 @@ def _04_2(answer):
     return False, f"{n} is not it. Compare the two keys byte by byte from the start."
 
 
-@register("04-3",
-          "How many restart points does the one data block of the demo checkpoint's .index have?",
-          "TensorFlow's data blocks restart every 16 entries, and the first entry is always a restart.",
-          1,
-          solution="The block holds 3 entries (the header and two tensors), fewer than 16, so only the first "
-                   "entry is a restart point. The last 4 bytes of the block say so: num_restarts = 1.",
-          code="""
-from tfckpt_lab import tutorial
-import tfckpt_lab as tl
+def _restarts_for_entries(n_entries: int) -> int:
+    """num_restarts of the one data block of an index holding the header and n_entries - 1 tensors."""
+    import numpy as np
 
-table = tl.BundleReader(tutorial.demo_checkpoint()).table
-answer = table.data_block(0).num_restarts
-""",
-          wrong=(3, 0, 2, 16))
-def _04_3(answer):
     from ..bundle.reader import BundleReader
-    from ..demo import make_demo_checkpoint
+    from ..bundle.writer import write_bundle
 
     with _Scratch() as d:
-        with BundleReader(make_demo_checkpoint(d)) as r:
+        prefix = write_bundle(os.path.join(d, "m"), {f"v{i:03d}": np.zeros(1, np.float32) for i in range(n_entries - 1)})
+        with BundleReader(prefix) as r:
+            assert r.table.num_data_blocks == 1
             block = r.table.data_block(0)
-            want = block.num_restarts
-            n_entries = len(block.entries())
+            assert len(block.entries()) == n_entries
+            return block.num_restarts
+
+
+@register("04-3",
+          "A checkpoint of 39 small tensors has one data block in its .index, holding 40 entries (the "
+          "header and the 39 tensors). How many restart points does that block have?",
+          "TensorFlow's data blocks restart every 16 entries, and the first entry is always a restart.",
+          lambda: _restarts_for_entries(40),
+          solution="Entries 0, 16 and 32 are restart points (every 16th, counting from the first): 3. "
+                   "Writing such a checkpoint and reading num_restarts from the end of the block agrees.",
+          code="""
+import os, tempfile
+import numpy as np
+import tfckpt_lab as tl
+
+prefix = tl.write_bundle(os.path.join(tempfile.mkdtemp(), "m"), {f"v{i:03d}": np.zeros(1, np.float32) for i in range(39)})
+block = tl.BundleReader(prefix).table.data_block(0)
+print(len(block.entries()), "entries, restarts at byte offsets", block.restarts)
+answer = block.num_restarts
+""",
+          wrong=(2, 40, 1, 4))
+def _04_3(answer):
+    want = _restarts_for_entries(40)
     n = _int(answer)
     if n == want:
-        return True, (f"{n_entries} entries (the header and two tensors) fit before the 16th, so only the "
-                      "first entry is a restart point.")
-    if n == n_entries:
-        return False, ("that is the number of entries. Entry w1 stores its whole key too, but only because "
-                       "it shares nothing with the empty header key; a restart point is listed in the "
-                       "restart array at the end of the block.")
-    if n == 0:
-        return False, "the first entry of a block is always a restart point."
-    return False, f"{n} is not it. Look at the last 4 bytes of the block: they are num_restarts."
+        return True, "entries 0, 16 and 32 store their whole key: three restart points."
+    if n == 40 // 16:
+        return False, "40 // 16 leaves out the first entry, which is always a restart point: count entries 0, 16, 32."
+    if n == 40:
+        return False, "that is the number of entries; only every 16th is a restart point."
+    if n == 1:
+        return False, "one restart is enough for up to 16 entries; this block has 40."
+    return False, f"{n} is not it. Which entry numbers (from 0) are multiples of 16?"
 
 
 # -- 05: inside the data shards -----------------------------------------------------
@@ -1140,36 +1152,43 @@ def _06_5(answer):
 
 
 @register("06-6",
-          "A TF2 program restored fine from its checkpoint. Then you change one line. Which change makes the "
-          "kernel silently keep its initial value after restore()? "
-          "(a) tf.Variable(k, name='w') -> tf.Variable(k, name='kernel_w'); "
-          "(b) self.kernel = tf.Variable(k) -> self.weights = tf.Variable(k). Answer 'a', 'b' or 'both'.",
-          "A TF2 checkpoint key is PATH/.ATTRIBUTES/VARIABLE_VALUE. Where does PATH come from?",
+          "A TF2 program restored fine from its checkpoint. Then you change one line. Which change makes "
+          "every value silently stay unrestored after restore()? "
+          "(a) net = Model() -> model = Model() (the Python variable holding it); "
+          "(b) tf.train.Checkpoint(net=net) -> tf.train.Checkpoint(model=net); "
+          "(c) tf.Variable(k, name='w') -> tf.Variable(k, name='kernel_w') inside the model. "
+          "Answer 'a', 'b', 'c', or a combination such as 'a, c'.",
+          "A TF2 checkpoint key is PATH/.ATTRIBUTES/VARIABLE_VALUE. Which of the three names end up in PATH?",
           "b",
-          solution="The key is built from attribute names (net/kernel/...), so renaming the attribute (b) "
-                   "means no value matches; restore() does not raise, the variable keeps its initial value, "
-                   "and only assert_consumed() tells you. The tf.Variable name (a) is not used by "
-                   "object-based restore. (It is what TF1's name-based checkpoints match on.)",
+          solution="The path starts at the Checkpoint object and follows attribute names: the keyword you pass "
+                   "(net=...) is its first element, so renaming it (b) moves every key from net/... to "
+                   "model/..., and nothing matches; restore() does not raise, and only the status "
+                   "(assert_consumed()) tells you. The Python variable's name (a) is never seen by "
+                   "TensorFlow, and object-based restore does not use tf.Variable(name=...) (c).",
           code="""
 import os, tempfile
 import numpy as np
 import tfckpt_lab as tl
 
 prefix = tl.write_object_checkpoint(os.path.join(tempfile.mkdtemp(), "ckpt"), {"net": {"kernel": np.ones(2)}})
-keys = [k for k, _ in tl.list_variables(prefix)]
-print(keys)    # the attribute name is in the key; no tf.Variable name is stored anywhere
+print([k for k, _ in tl.list_variables(prefix)])   # 'net' is in every key; no variable name is stored
 answer = "b"
 """,
-          wrong=("a", "both", "neither"))
+          wrong=("a", "c", "a, c", "b, c", "a, b, c"))
 def _06_6(answer):
-    a = str(answer).strip().lower().strip("()")
-    if a == "b":
-        return True, ("the key is net/kernel/.ATTRIBUTES/VARIABLE_VALUE: with the attribute renamed nothing "
-                      "matches, restore() stays silent, and assert_consumed() is what catches it.")
-    if a in ("a", "both"):
+    picked = {w.strip().strip("()'\"").lower() for w in str(answer).replace(" and ", ",").split(",") if w.strip()}
+    if not picked or picked - {"a", "b", "c"}:
+        return False, "answer 'a', 'b', 'c', or a combination such as 'a, c'."
+    if picked == {"b"}:
+        return True, ("the Checkpoint's keyword is the first element of every path (net/kernel/... becomes "
+                      "model/kernel/...); restore() stays silent and assert_consumed() is what catches it.")
+    if "c" in picked:
         return False, ("object-based restore never looks at tf.Variable(name=...): list the keys of a TF2 "
                        "checkpoint and you will not find it. (TF1 name-based checkpoints do match on it.)")
-    return False, "answer 'a', 'b' or 'both'."
+    if "a" in picked:
+        return False, ("TensorFlow never sees the name of your Python variable; it only sees the objects and "
+                       "the attribute and keyword names leading to them.")
+    return False, "which of the three names appear in a key such as net/kernel/.ATTRIBUTES/VARIABLE_VALUE?"
 
 
 # -- 07: a real Keras checkpoint ---------------------------------------------------

@@ -6,6 +6,8 @@ Each test backs a sentence of a notebook or an exercise checker (see docs/teachi
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -149,6 +151,11 @@ def test_tf2_checkpoint_write_order(tf, tmp_path):
     assert in_file == ["a/.ATTRIBUTES/VARIABLE_VALUE", "zz/.ATTRIBUTES/VARIABLE_VALUE",
                        "b/zeta/.ATTRIBUTES/VARIABLE_VALUE", "b/alpha/.ATTRIBUTES/VARIABLE_VALUE",
                        "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    raw = str(tmp_path / "raw")  # SaveV2 itself writes in the order it is given
+    tf.raw_ops.SaveV2(prefix=raw, tensor_names=["zeta", "alpha"], shape_and_slices=["", ""],
+                      tensors=[tf.constant([1.0, 2.0, 3.0]), tf.constant([4.0, 5.0])])
+    reader = tl.load_checkpoint(raw)
+    assert (reader.entry("zeta").offset, reader.entry("alpha").offset) == (0, 12)
 
 
 def test_tf1_saver_sorts_by_name_and_refuses_a_missing_key(tf, tmp_path):
@@ -172,6 +179,24 @@ def test_tf1_saver_sorts_by_name_and_refuses_a_missing_key(tf, tmp_path):
             sess.run(v1.global_variables_initializer())
             prefix = v1.train.Saver({"w2": w2, "w1": w1}).save(sess, str(tmp_path / "my_test_model"), global_step=1000)
     assert tutorial.check("02-2", tl.load_checkpoint(prefix).entry("w2").offset).ok
+
+
+def test_a_training_checkpoint_holds_optimizer_variables_but_no_gradients(tf, tmp_path):
+    """Notebook 01: variables and the optimizer's slots are saved; gradients are not."""
+    v1 = tf.compat.v1
+    with tf.Graph().as_default():
+        w = v1.Variable([1.0, 2.0], name="w")
+        loss = tf.reduce_sum(w * w)
+        step = v1.train.get_or_create_global_step()
+        train = v1.train.AdamOptimizer(0.1).minimize(loss, global_step=step)
+        gradient = v1.gradients(loss, [w])[0]
+        with v1.Session() as sess:
+            sess.run(v1.global_variables_initializer())
+            sess.run(train)
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "adam"), global_step=step)
+    names = _names(prefix)
+    assert names == ["beta1_power", "beta2_power", "global_step", "w", "w/Adam", "w/Adam_1"]
+    assert gradient.op.name.split("/")[0] not in names
 
 
 def test_the_classic_program_needs_compat_v1_and_makes_resource_variables(tf, tmp_path):
@@ -207,6 +232,33 @@ def test_an_imported_saver_keeps_the_max_to_keep_of_its_saver_def(tf, tmp_path):
     new = [n for n in os.listdir(run) if n.endswith(".index") and n != "my_test_model-3000.index"]
     assert len(new) == 2 and os.path.exists(prefix + ".index")
     assert tutorial.check("06-4", len(new)).ok
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("switch, variable_class, ops", [
+    ("disable_eager_execution", "ResourceVariable", ["AssignVariableOp", "ReadVariableOp", "VarHandleOp", "VarIsInitializedOp"]),
+    ("disable_v2_behavior", "RefVariable", ["VariableV2"]),
+])
+def test_which_compat_v1_switch_gives_which_variables(tf, switch, variable_class, ops):
+    """Notebook 02 and the glossary: compat.v1 graphs make resource variables unless v2 behaviour is off.
+    (The switches are global, so each runs in its own process.)"""
+    code = (f"import tensorflow as tf; v1 = tf.compat.v1; v1.{switch}(); "
+            "w = v1.Variable([1.0], name='w1'); "
+            "print(type(w).__name__, sorted({n.op for n in v1.get_default_graph().as_graph_def().node if 'Var' in n.op}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout.strip().splitlines()[-1]
+    assert out == f"{variable_class} {ops}"
+
+
+def test_keras_export_writes_a_saved_model_with_a_variables_bundle(tf, tmp_path):
+    """Notebook 08, section 4."""
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    model.export(str(tmp_path / "exported"), verbose=False)
+    assert (tmp_path / "exported" / "saved_model.pb").is_file()
+    shapes = sorted(s for _, s in tl.list_variables(str(tmp_path / "exported" / "variables" / "variables")) if s)
+    assert [2, 3] in shapes and [3] in shapes
 
 
 def test_a_restored_graph_feeds_placeholders_and_variables_are_handles(tf, tmp_path):

@@ -9,6 +9,7 @@ and ends with exercises the learner checks in a cell::
 
     tutorial.check("02-1", 28)             # says whether 28 is right, and if not, what to look at
     tutorial.hint("02-1")                  # a nudge, without the answer
+    tutorial.solution("02-1")              # a worked solution, with code that finds the answer
 
 Nothing here writes into the installed package: :func:`workdir` refuses a
 location inside it and falls back to the system temp directory.
@@ -22,7 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .exercises import EXERCISES, Feedback, check, hint, kept_after, mystery_checkpoint
+from .exercises import EXERCISES, Feedback, Reveal, check, hint, kept_after, mystery_checkpoint, solution
+from .glossary import glossary
 
 __all__ = [
     "workdir",
@@ -35,7 +37,10 @@ __all__ = [
     "with_static_html",
     "check",
     "hint",
+    "solution",
+    "glossary",
     "Feedback",
+    "Reveal",
     "EXERCISES",
     "kept_after",
     "mystery_checkpoint",
@@ -56,12 +61,27 @@ def _inside_package(path: Path) -> bool:
         return False
 
 
+def _enclosing_workdir(path: Path) -> Path | None:
+    """The directory made by :func:`workdir` that ``path`` is in (or is), if any."""
+    for d in (path, *path.parents):
+        if (d / _MARKER).is_file():
+            return d
+    return None
+
+
 def _base_dir() -> Path:
+    """Where the notebooks' folders go: ``$TFCKPT_LAB_WORKDIR``, else ``./work``.
+
+    A notebook's first cell changes into its folder, so when that cell runs again
+    the current directory is already inside a folder made here; the base is then
+    that folder's parent, not ``./work`` under it (no ``work/01/work/01/...``).
+    """
     env = os.environ.get(WORKDIR_ENV)
-    if env:
-        base = Path(env).expanduser()
-    else:
-        base = Path.cwd() / "work"
+    base = Path(env).expanduser() if env else Path("work")
+    if not base.is_absolute():
+        cwd = Path.cwd()
+        inside = _enclosing_workdir(cwd)
+        base = inside.parent if inside is not None else cwd / base
     if _inside_package(base) or not os.access(base.parent if not base.exists() else base, os.W_OK):
         base = Path(tempfile.gettempdir()) / "tfckpt_lab_work"
     return base
@@ -70,6 +90,8 @@ def _base_dir() -> Path:
 def workdir(name: str, *, fresh: bool = True) -> Path:
     """A directory for one notebook's files: ``$TFCKPT_LAB_WORKDIR/<name>``, else ``./work/<name>``.
 
+    Calling it again from inside a folder it made (a notebook's first cell run
+    twice, after ``os.chdir(work)``) gives the same folder, not one nested in it.
     With ``fresh=True`` (the default) it is emptied first, so a notebook run
     twice starts from the same place.  Only directories this function made (they
     hold a ``.tfckpt_lab_work`` marker) are ever emptied.  A location inside the
@@ -95,14 +117,17 @@ def workdir(name: str, *, fresh: bool = True) -> Path:
 
 
 def data_path(name: str = "keras_adam") -> Path:
-    """The directory of a checkpoint shipped with the package (``keras_adam``, ``tf_keras_adam``).
+    """A folder of files real TensorFlow wrote, shipped with the package (see ``tfckpt_lab/data/README.md``).
 
-    Its checkpoint prefix is ``data_path(name) / "ckpt"``.  Read it; don't write there.
+    ``keras_adam`` and ``tf_keras_adam`` are checkpoints (prefix ``data_path(name) / "ckpt"``);
+    ``saved_model`` is a SavedModel (its values: ``variables/variables``); ``keras3`` holds a
+    ``.keras`` and a ``.weights.h5`` file.  Read them; don't write there.
     """
-    p = PACKAGE_DIR / "data" / name
-    if not (p / "ckpt.index").exists():
-        known = sorted(q.name for q in (PACKAGE_DIR / "data").iterdir() if (q / "ckpt.index").exists())
-        raise FileNotFoundError(f"no shipped checkpoint {name!r}; there are: {', '.join(known)}")
+    root = PACKAGE_DIR / "data"
+    p = root / name
+    if not name or "/" in name or "\\" in name or name.startswith(".") or not p.is_dir():
+        known = sorted(q.name for q in root.iterdir() if q.is_dir() and not q.name.startswith(("_", ".")))
+        raise FileNotFoundError(f"no shipped data {name!r}; there are: {', '.join(known)}")
     return p
 
 

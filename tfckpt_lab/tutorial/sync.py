@@ -8,6 +8,9 @@ a wheel; this module writes that copy.  Run it from a checkout after editing a n
     python -m tfckpt_lab.tutorial.sync          # strip outputs, copy into the package
     python -m tfckpt_lab.tutorial.sync --check  # exit 1 if anything is unstripped or out of date
 
+It also writes ``docs/glossary.md`` from :mod:`tfckpt_lab.tutorial.glossary` (the
+notebooks link to it; ``tutorial.glossary()`` shows the same entries in a notebook).
+
 "Stripped" means: no outputs, no execution counts, no per-run metadata, so git
 diffs show only what a person changed.
 """
@@ -19,7 +22,8 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["strip", "stripped_text", "repo_notebooks_dir", "package_notebooks_dir", "problems", "sync"]
+__all__ = ["strip", "stripped_text", "repo_notebooks_dir", "package_notebooks_dir", "glossary_path", "problems",
+           "sync"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _KEEP_CELL_METADATA = {"tags", "jupyter", "editable", "deletable"}
@@ -32,6 +36,17 @@ def repo_notebooks_dir() -> Path:
 
 def package_notebooks_dir() -> Path:
     return PACKAGE_DIR / "notebooks"
+
+
+def glossary_path() -> Path:
+    """``<checkout>/docs/glossary.md``, written from :mod:`tfckpt_lab.tutorial.glossary`."""
+    return PACKAGE_DIR.parent / "docs" / "glossary.md"
+
+
+def _glossary_text() -> str:
+    from .glossary import glossary_markdown
+
+    return glossary_markdown()
 
 
 def strip(nb: dict) -> dict:
@@ -75,6 +90,9 @@ def problems(repo_dir: Path | None = None, package_dir: Path | None = None) -> l
     for extra in sorted(package_dir.glob("*.ipynb")):
         if extra.name not in sources:
             out.append(f"{extra}: no longer in {repo_dir} (run: python -m tfckpt_lab.tutorial.sync)")
+    glossary = glossary_path()
+    if glossary.parent.is_dir() and (not glossary.exists() or glossary.read_text(encoding="utf-8") != _glossary_text()):
+        out.append(f"{glossary}: differs from tfckpt_lab/tutorial/glossary.py (run: python -m tfckpt_lab.tutorial.sync)")
     return out
 
 
@@ -96,6 +114,10 @@ def sync(repo_dir: Path | None = None, package_dir: Path | None = None) -> list[
         if extra.name not in names:
             extra.unlink()
             changed.append(f"removed {extra}")
+    glossary = glossary_path()
+    if glossary.parent.is_dir() and (not glossary.exists() or glossary.read_text(encoding="utf-8") != _glossary_text()):
+        glossary.write_text(_glossary_text(), encoding="utf-8")
+        changed.append(str(glossary))
     return changed
 
 

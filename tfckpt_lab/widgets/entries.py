@@ -7,6 +7,7 @@ import html
 import ipywidgets as w
 import traitlets as t
 
+from ..views.palette import TABLE_OPEN, highlight_css
 from ._common import StaticFallback
 
 __all__ = ["EntriesTable", "COLUMNS"]
@@ -125,11 +126,11 @@ class EntriesTable(StaticFallback, w.VBox):
         head = "".join(f"<th>{c}</th>" for c in COLUMNS)
         body = []
         for r in self.visible_rows():
-            style = ' style="background:#F0E442"' if r["name"] == self.selected else ""
+            style = f' style="{highlight_css()}"' if r["name"] == self.selected else ""
             shard = "(partitioned)" if r["slices"] else r["shard"]
             body.append(f"<tr{style}><td><code>{html.escape(r['name'])}</code></td><td>{r['dtype']}</td>"
                         f"<td>{r['shape']}</td><td>{shard}</td><td>{r['offset']}</td><td>{r['size']}</td>"
                         f"<td>{r['crc32c']:#010x}</td></tr>")
         status = (f"<div>{self.num_matching} of {len(self.rows)} entries, page {self.page + 1} of "
                   f"{self.num_pages}</div>") if with_status else ""
-        return f"{status}<table><tr>{head}</tr>{''.join(body)}</table>"
+        return f"{status}{TABLE_OPEN}<tr>{head}</tr>{''.join(body)}</table>"

@@ -9,7 +9,8 @@ import re
 import ipywidgets as w
 import traitlets as t
 
-from ._common import StaticFallback, figure_image, png_html, set_figure
+from ..views.palette import TABLE_OPEN, highlight_css
+from ._common import WIDE_LABEL, StaticFallback, figure_image, png_html, set_figure, tab_widget
 
 __all__ = ["explore", "Explorer", "group_files", "TABS"]
 
@@ -46,11 +47,11 @@ def _files_html(groups, current: str, latest: str | None) -> str:
     rows = []
     for g in groups:
         mark = " ← latest" if latest and os.path.abspath(g["prefix"]) == os.path.abspath(latest) else ""
-        style = ' style="background:#F0E442"' if g["prefix"] == current else ""
+        style = f' style="{highlight_css()}"' if g["prefix"] == current else ""
         files = "<br>".join(f"<code>{html.escape(n)}</code> {s:,} B" for n, s in g["files"])
         rows.append(f"<tr{style}><td><code>{html.escape(g['name'])}</code>{mark}</td>"
                     f"<td>{'' if g['step'] is None else g['step']}</td><td>{files}</td><td>{g['size']:,}</td></tr>")
-    return ("<table><tr><th>checkpoint</th><th>step</th><th>files</th><th>bytes</th></tr>"
+    return (TABLE_OPEN + "<tr><th>checkpoint</th><th>step</th><th>files</th><th>bytes</th></tr>"
             + "".join(rows) + "</table>")
 
 
@@ -89,8 +90,8 @@ class Explorer(StaticFallback, w.VBox):
             start = resolve_prefix(path)
         self._views: dict[str, w.Widget] = {}
         self._pick = w.Dropdown(options=[(g["name"], g["prefix"]) for g in self.groups] or [(start, start)],
-                                description="checkpoint", layout=w.Layout(width="420px"))
-        self._tabs = w.Tab(children=[w.VBox() for _ in TABS], titles=TABS)
+                                description="checkpoint", layout=w.Layout(width="420px"), style=WIDE_LABEL)
+        self._tabs = tab_widget([w.VBox() for _ in TABS], TABS)
         super().__init__(**kwargs)
         self.children = [self._pick, self._tabs]
         self._open(start)

@@ -23,7 +23,8 @@ import ipywidgets as w
 import numpy as np
 import traitlets as t
 
-from ._common import StaticFallback
+from ..views.palette import OKABE_ITO, TABLE_OPEN, badge_css
+from ._common import FIT_BUTTONS, WIDE_LABEL, StaticFallback
 
 __all__ = ["RotationSimulator", "SimulatedClock", "START_TIME"]
 
@@ -80,9 +81,9 @@ class RotationSimulator(StaticFallback, w.VBox):
         self._clock = SimulatedClock()
         self._impl = None
         ctl = {}
-        ctl["mode"] = w.ToggleButtons(options=["Saver", "CheckpointManager"], description="API")
+        ctl["mode"] = w.ToggleButtons(options=["Saver", "CheckpointManager"], description="API", style=FIT_BUTTONS)
         ctl["max_to_keep"] = w.BoundedIntText(min=0, max=50, description="max_to_keep",
-                                              layout=w.Layout(width="180px"))
+                                              layout=w.Layout(width="180px"), style=WIDE_LABEL)
         ctl["keep_every_n_hours"] = w.BoundedFloatText(min=0, max=1e4, step=0.5, description="keep every N h",
                                                        layout=w.Layout(width="200px"),
                                                        style={"description_width": "initial"})
@@ -206,24 +207,25 @@ class RotationSimulator(StaticFallback, w.VBox):
         appeared = set(last["appeared"]) if last else set()
         items = []
         for f in self.files:
-            style = "background:#009E73;color:white" if f in appeared else ""
+            style = badge_css(OKABE_ITO["bluish_green"]) if f in appeared else ""
             items.append(f'<li><code style="{style}">{html.escape(f)}</code></li>')
         if last:
             for f in last["deleted"]:
-                items.append(f'<li><code style="text-decoration:line-through;color:#D55E00">{html.escape(f)}'
+                items.append(f'<li><code style="text-decoration:line-through;{badge_css(OKABE_ITO["vermillion"])}">'
+                             f'{html.escape(f)}'
                              f"</code> (deleted)</li>")
         rows = []
         for e in self.history[-12:]:
             ren = "<br>".join(f"{html.escape(a)} → {html.escape(b)}" for a, b in e["renamed"])
             rows.append(f"<tr><td>{e['save']}</td><td>{e['global_step']}</td><td>{e['hours']:.1f}</td>"
                         f"<td><code>{html.escape(e['prefix'])}</code></td><td style='font-size:85%'>{ren}</td>"
-                        f"<td>{html.escape(', '.join(e['deleted']))}</td></tr>")
+                        f"<td class='tfk-wrap'>{html.escape(', '.join(e['deleted']))}</td></tr>")
         rules = (f"{self.mode}(max_to_keep={self.max_to_keep}, keep every {self.keep_every_n_hours or 'off'} h); "
                  f"global_step {self.global_step}, simulated time +{(self.clock - START_TIME) / 3600:.1f} h")
         return (f"<div><b>{html.escape(rules)}</b></div>"
                 f"<div style='display:flex;gap:2em'><div><b>directory</b><ul>{''.join(items)}</ul></div>"
                 f"<div><b>checkpoint</b> file<pre>{html.escape(self.state_text) or '(none yet)'}</pre></div></div>"
-                "<table><tr><th>save</th><th>step</th><th>hours</th><th>prefix</th><th>renamed</th>"
+                f"{TABLE_OPEN}<tr><th>save</th><th>step</th><th>hours</th><th>prefix</th><th>renamed</th>"
                 f"<th>deleted</th></tr>{''.join(rows)}</table>")
 
     def close(self) -> None:

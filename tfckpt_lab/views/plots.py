@@ -304,7 +304,7 @@ def tensor_values(value, name: str = "", *, width: float = 6.0, max_cells: int =
     * strings: a histogram of the elements' byte lengths.
     """
     a = np.asarray(value)
-    title = f"{name}  {a.dtype.name} {list(a.shape)}".strip()
+    title = _fit_title(name, f"{a.dtype.name} {list(a.shape)}", width * (1.6 if a.dtype.kind == "c" else 1))
     if a.dtype == object or a.dtype.kind in "SU":
         fig = _figure(width, 3)
         ax = fig.add_subplot()
@@ -328,6 +328,17 @@ def tensor_values(value, name: str = "", *, width: float = 6.0, max_cells: int =
     nonfinite = int(np.size(a) - np.isfinite(_as_plottable(a)).sum()) if a.size else 0
     ax.set_title(title + (f"  ({nonfinite} non-finite)" if nonfinite else ""), fontsize=10)
     return fig
+
+
+def _fit_title(name: str, what: str, inches: float, points: float = 10) -> str:
+    """``name  what`` on one line if it fits across ``inches``, else on two, the name shortened
+    from the left (the end of a TensorFlow name is its most telling part)."""
+    chars = int(inches * 0.95 / _inches_per_char(points))
+    if len(name) + 2 + len(what) <= chars:
+        return f"{name}  {what}".strip()
+    if len(name) > chars:
+        name = "…" + name[-(chars - 1):]
+    return f"{name}\n{what}"
 
 
 def _integer_ticks(axis, step: int = 1) -> None:

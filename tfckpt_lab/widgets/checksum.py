@@ -74,10 +74,11 @@ class ChecksumLab(StaticFallback, w.VBox):
         self._workdir = tempfile.mkdtemp(prefix="tfckpt-lab-")
         self._region = None
         self._file = w.Dropdown(options=[(os.path.basename(p), p) for p in self.files], description="file",
-                                layout=w.Layout(width="360px"))
+                                layout=w.Layout(width="460px"))
         self._off = w.BoundedIntText(min=0, max=1 << 40, description="byte", layout=w.Layout(width="200px"))
         self._mask = w.BoundedIntText(min=1, max=255, value=1, description="XOR", layout=w.Layout(width="150px"))
-        self._go = w.Button(description="flip & verify", button_style="warning")
+        self._go = w.Button(description="flip & verify", icon="bolt")  # (ipywidgets' coloured button styles
+        # put white text on orange or light blue: too little contrast to read)
         self._out = w.HTML()
         super().__init__(**kwargs)
         self.target = self.files[0] if self.files else ""

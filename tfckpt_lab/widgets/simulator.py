@@ -81,7 +81,8 @@ class RotationSimulator(StaticFallback, w.VBox):
         self._clock = SimulatedClock()
         self._impl = None
         ctl = {}
-        ctl["mode"] = w.ToggleButtons(options=["Saver", "CheckpointManager"], description="API", style=FIT_BUTTONS)
+        ctl["mode"] = w.ToggleButtons(options=["Saver", "CheckpointManager"], description="API", style=FIT_BUTTONS,
+                                      layout=w.Layout(display="flex", align_items="center"))  # label beside
         ctl["max_to_keep"] = w.BoundedIntText(min=0, max=50, description="max_to_keep",
                                               layout=w.Layout(width="180px"), style=WIDE_LABEL)
         ctl["keep_every_n_hours"] = w.BoundedFloatText(min=0, max=1e4, step=0.5, description="keep every N h",
@@ -94,7 +95,7 @@ class RotationSimulator(StaticFallback, w.VBox):
                                                  layout=w.Layout(width="200px"),
                                                  style={"description_width": "initial"})
         self._controls = ctl
-        self._save = w.Button(description="save", icon="save", button_style="primary")
+        self._save = w.Button(description="save", icon="save")
         self._save5 = w.Button(description="save ×5")
         self._reset = w.Button(description="reset", icon="refresh")
         self._view = w.HTML()
@@ -218,7 +219,7 @@ class RotationSimulator(StaticFallback, w.VBox):
         for e in self.history[-12:]:
             ren = "<br>".join(f"{html.escape(a)} → {html.escape(b)}" for a, b in e["renamed"])
             rows.append(f"<tr><td>{e['save']}</td><td>{e['global_step']}</td><td>{e['hours']:.1f}</td>"
-                        f"<td><code>{html.escape(e['prefix'])}</code></td><td style='font-size:85%'>{ren}</td>"
+                        f"<td><code>{html.escape(e['prefix'])}</code></td><td class='tfk-wrap' style='font-size:85%'>{ren}</td>"
                         f"<td class='tfk-wrap'>{html.escape(', '.join(e['deleted']))}</td></tr>")
         rules = (f"{self.mode}(max_to_keep={self.max_to_keep}, keep every {self.keep_every_n_hours or 'off'} h); "
                  f"global_step {self.global_step}, simulated time +{(self.clock - START_TIME) / 3600:.1f} h")

@@ -158,8 +158,9 @@ def launch_chromium(playwright, profile_dir, *, width: int = 1400, height: int =
         viewport={"width": width, "height": height})
 
 
-def lab_env(base) -> dict:
-    """Environment for a Jupyter server (and its kernels) that writes only under ``base``.
+def lab_env(base, env: dict | None = None) -> dict:
+    """``env`` (default: this process's environment) for a Jupyter server and its kernels that
+    write only under ``base``.
 
     JupyterLab's settings and workspaces, Jupyter's config/data/runtime folders (the notebook trust
     database, the server's runtime files), IPython's profile (the kernel's history database) and
@@ -169,7 +170,7 @@ def lab_env(base) -> dict:
     dirs = {"JUPYTERLAB_SETTINGS_DIR": "lab-settings", "JUPYTERLAB_WORKSPACES_DIR": "lab-workspaces",
             "JUPYTER_CONFIG_DIR": "jupyter-config", "JUPYTER_DATA_DIR": "jupyter-data",
             "JUPYTER_RUNTIME_DIR": "jupyter-runtime", "IPYTHONDIR": "ipython", "MPLCONFIGDIR": "matplotlib"}
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     for var, name in dirs.items():
         (base / name).mkdir(parents=True, exist_ok=True)
         env[var] = str(base / name)

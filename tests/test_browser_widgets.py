@@ -10,7 +10,13 @@ after Run All we
   status line says so;
 * re-run a cell that prints the kernel's traitlets, and read them.
 
-A screenshot goes to ``tests/artifacts/browser_widgets.png`` (gitignored).  Skipped
+A second test opens the classroom page of notebook 00 in JupyterLab's light and dark themes and
+checks contrast, labels and text sizes (see ``test_widgets_read_in_light_and_dark_themes``).
+
+Screenshots go to pytest's temporary folder and, when ``$TFCKPT_LAB_SHOTS`` names a folder, there
+too.  The Jupyter server runs with its settings, workspaces, runtime files and the kernel's IPython
+folder under the temporary folder (``conftest.lab_env``): nothing is written into the checkout or
+the home folder, and the tests check the home folder's Jupyter and IPython folders.  Skipped
 cleanly when Chromium (``/usr/bin/chromium`` or ``$TFCKPT_LAB_CHROMIUM``), Playwright,
 JupyterLab or anywidget is missing; Playwright never downloads a browser.
 """
@@ -26,7 +32,7 @@ import numpy as np
 import pytest
 
 from conftest import LOOK_JS, home_snapshot, lab_env, launch_chromium, playwright_or_skip, save_screenshot
-from test_notebooks import ARTIFACTS, start_lab, stop_lab
+from test_notebooks import start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,8 +62,10 @@ def page(tmp_path_factory):
     sync_api = playwright_or_skip("anywidget")
     nbformat = pytest.importorskip("nbformat")
 
-    directory = tmp_path_factory.mktemp("lab") / "tutorial"
-    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], directory)
+    home_before = home_snapshot()
+    base = tmp_path_factory.mktemp("lab")
+    directory = base / "tutorial"
+    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], directory, env=lab_env(base))
     try:
         prefix = _checkpoint(directory)
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
@@ -82,14 +90,14 @@ def page(tmp_path_factory):
                     pg.locator(".tfk-hex-grid .tfk-b").first.wait_for(timeout=60_000)
                     pg.locator(".tfk-bars-svg .tfk-bar").first.wait_for(timeout=60_000)
                 except Exception:
-                    ARTIFACTS.mkdir(exist_ok=True)
-                    pg.screenshot(path=str(ARTIFACTS / "browser_widgets_failed.png"))
+                    save_screenshot(pg, "browser_widgets_failed.png", base)
                     raise
                 yield pg, prefix
             finally:
                 context.close()
     finally:
         stop_lab(proc)
+    assert home_snapshot() == home_before, "the browser test wrote into the home folder"
 
 
 def _run_all(pg) -> None:
@@ -121,7 +129,7 @@ def _rerun_last_cell(pg) -> str:
     return cell.locator(".jp-OutputArea-output").inner_text()
 
 
-def test_clicks_in_the_browser_change_the_kernels_state(page):
+def test_clicks_in_the_browser_change_the_kernels_state(page, tmp_path):
     from tfckpt_lab.bundle.reader import BundleReader
     from tfckpt_lab.explain import innermost_region, layout
 
@@ -158,9 +166,7 @@ def test_clicks_in_the_browser_change_the_kernels_state(page):
     assert f"STATE {offset} {expected.kind} {expected.label!r} {target.name!r} {name!r}" in out, out
 
     pg.locator(".tfk-hex-grid").first.scroll_into_view_if_needed()
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "browser_widgets.png"
-    pg.screenshot(path=str(shot), full_page=False)
+    shot = save_screenshot(pg, "browser_widgets.png", tmp_path)[0]
     assert shot.stat().st_size > 10_000
     assert not [e for e in pg.errors if "widget" in e.lower() or "tfk" in e.lower()], pg.errors
     print(f"clicked byte {offset} -> {expected.kind} {expected.label}; bar -> {name}; screenshot {shot}")

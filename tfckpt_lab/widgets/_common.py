@@ -36,7 +36,7 @@ def widget_mimebundle(widget, **kwargs) -> dict:
     bundle ipywidgets 7, which has none, publishes from ``_ipython_display_``)."""
     if hasattr(w.Widget, "_repr_mimebundle_"):
         return dict(w.Widget._repr_mimebundle_(widget, **kwargs) or {})
-    widget._handle_displayed(**kwargs)
+    widget._handle_displayed()  # (its callbacks, such as a Box's, take no display arguments)
     return {"text/plain": repr(widget),
             "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
                                                          "model_id": widget._model_id}}

@@ -76,6 +76,11 @@ def test_notebook_runs_under_ipywidgets7(ipywidgets7_kernel, path, tmp_path):
     if "explorer" in path.name:  # the classroom page: a live Tab of widgets, with its static view
         assert views, f"{path.name}: no widget was displayed"
         assert all("text/html" in o["data"] for o in views), f"{path.name}: a widget has no static view"
+        # the widget state nbclient saved: every tab bar has its titles (ipywidgets 7 keeps them in `_titles`)
+        state = executed[0].metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        tabs = [m["state"] for m in state.values() if m["model_name"] == "TabModel"]
+        assert tabs and all(len(t.get("_titles", {})) == len(t["children"]) for t in tabs), tabs
+        assert "Keras + Adam (real TF)" in [title for t in tabs for title in t["_titles"].values()]
 
 
 def test_widget_state_under_ipywidgets7(ipywidgets7_kernel, tmp_path):

@@ -191,3 +191,148 @@ def launch_chromium(playwright, profile_dir, *, width: int = 1400, height: int =
     return playwright.chromium.launch_persistent_context(
         str(profile_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
         viewport={"width": width, "height": height})
+
+
+def lab_env(base, env: dict | None = None) -> dict:
+    """``env`` (default: this process's environment) for a Jupyter server and its kernels that
+    write only under ``base``.
+
+    JupyterLab's settings and workspaces, Jupyter's config/data/runtime folders (the notebook trust
+    database, the server's runtime files), IPython's profile (the kernel's history database) and
+    matplotlib's cache all go into ``base``, so a browser test leaves the home folder as it was.
+    """
+    base = Path(base)
+    dirs = {"JUPYTERLAB_SETTINGS_DIR": "lab-settings", "JUPYTERLAB_WORKSPACES_DIR": "lab-workspaces",
+            "JUPYTER_CONFIG_DIR": "jupyter-config", "JUPYTER_DATA_DIR": "jupyter-data",
+            "JUPYTER_RUNTIME_DIR": "jupyter-runtime", "IPYTHONDIR": "ipython", "MPLCONFIGDIR": "matplotlib"}
+    env = dict(os.environ if env is None else env)
+    for var, name in dirs.items():
+        (base / name).mkdir(parents=True, exist_ok=True)
+        env[var] = str(base / name)
+    # JupyterLab 4 renders only the cells in view ("windowing"); render them all, so that every
+    # cell's output is in the DOM to be checked.
+    settings = base / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    return env
+
+
+# What the tests must leave untouched in the home folder (Jupyter's and IPython's own folders).
+HOME_WATCHED = (".jupyter", ".local/share/jupyter", ".ipython")
+
+
+def home_snapshot() -> dict:
+    """``{path: (size, mtime)}`` of every file under the :data:`HOME_WATCHED` folders of ``~``."""
+    out = {}
+    home = Path.home()
+    for sub in HOME_WATCHED:
+        for p in (home / sub).rglob("*") if (home / sub).exists() else ():
+            if p.is_file():
+                st = p.stat()
+                out[str(p)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def shots_dirs(tmp_dir) -> list[Path]:
+    """Where screenshots go: pytest's temporary folder, and ``$TFCKPT_LAB_SHOTS`` when set."""
+    dirs = [Path(tmp_dir)]
+    if os.environ.get("TFCKPT_LAB_SHOTS"):
+        dirs.append(Path(os.environ["TFCKPT_LAB_SHOTS"]))
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    return dirs
+
+
+def save_screenshot(target, name: str, tmp_dir) -> list[Path]:
+    """Screenshot a Playwright page or locator into every :func:`shots_dirs` folder."""
+    paths = []
+    for d in shots_dirs(tmp_dir):
+        p = d / name
+        target.screenshot(path=str(p))
+        paths.append(p)
+    return paths
+
+
+# In-page measurements, as JavaScript run by Playwright (``page.evaluate(LOOK_JS + "...")``).
+#   rgba(css)          any CSS colour the browser can paint (rgb(), color(srgb ...), names) -> [r, g, b, a]
+#   backgroundOf(el)   the colour behind el's text: its own background and its ancestors', composited
+#                      (transparent and translucent layers let the ones below show through); for SVG
+#                      text, the filled shape under its middle first
+#   contrastOf(el)     WCAG 2 contrast ratio of el's text colour (composited on that background)
+#   truncated(el)      its text is cut off (wider than its box, with overflow hidden/ellipsis; for a
+#                      drop-down, its chosen option wider than the room beside the arrow)
+LOOK_JS = r"""
+const _canvas = document.createElement("canvas");
+_canvas.width = _canvas.height = 1;
+const _ctx = _canvas.getContext("2d", { willReadFrequently: true });
+function rgba(css) {
+  if (!css || css === "none" || css.startsWith("url(")) return [0, 0, 0, 0];
+  _ctx.clearRect(0, 0, 1, 1);
+  _ctx.fillStyle = "rgba(0, 0, 0, 0)";
+  _ctx.fillStyle = css;
+  _ctx.fillRect(0, 0, 1, 1);
+  const d = _ctx.getImageData(0, 0, 1, 1).data;
+  return [d[0], d[1], d[2], d[3] / 255];
+}
+function over(top, below) {  // top composited over an opaque colour
+  const a = top[3];
+  return [0, 1, 2].map((i) => top[i] * a + below[i] * (1 - a)).concat([1]);
+}
+function flatten(layers) {  // layers: top first; the page below them all is white
+  let c = [255, 255, 255, 1];
+  for (let i = layers.length - 1; i >= 0; i--) c = over(layers[i], c);
+  return c;
+}
+function ancestorLayers(el) {
+  const layers = [];
+  for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+    const bg = rgba(getComputedStyle(e).backgroundColor);
+    if (bg[3] > 0) layers.push(bg);
+    if (bg[3] >= 1) break;
+  }
+  return layers;
+}
+function backgroundOf(el) {
+  if (el instanceof SVGElement && el.tagName !== "svg") {
+    const r = el.getBoundingClientRect();
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    const layers = [];
+    for (const e of document.elementsFromPoint(x, y)) {
+      if (e === el || e.tagName === "text") continue;
+      if (e instanceof SVGElement && e.tagName !== "svg") {
+        const f = rgba(getComputedStyle(e).fill);
+        if (f[3] > 0) { layers.push(f); if (f[3] >= 1) return flatten(layers); }
+        continue;
+      }
+      return flatten(layers.concat(ancestorLayers(e)));
+    }
+    return flatten(layers.concat(ancestorLayers(el.ownerSVGElement)));
+  }
+  return flatten(ancestorLayers(el));
+}
+function luminance(c) {
+  const lin = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
+}
+function contrastOf(el) {
+  const bg = backgroundOf(el);
+  const cs = getComputedStyle(el);
+  const fg = over(rgba(el instanceof SVGElement ? cs.fill : cs.color), bg);
+  const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+  return (hi + 0.05) / (lo + 0.05);
+}
+function visible(el) {
+  const r = el.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && el.getClientRects().length > 0;
+}
+function truncated(el) {
+  if (el.tagName === "SELECT") {  // a drop-down shows its chosen option in a box of its own width
+    const cs = getComputedStyle(el), option = el.options[el.selectedIndex];
+    if (!option) return false;
+    _ctx.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 16;  // the arrow
+    return _ctx.measureText(option.text).width > room;
+  }
+  return el.scrollWidth > el.clientWidth + 1;
+}
+"""

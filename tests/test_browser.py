@@ -8,22 +8,25 @@ code cell has run, then check that
   no widget failed to load ("Error displaying widget");
 * no cell shows an error (stderr outputs containing a traceback).
 
-A screenshot of each goes to ``tests/artifacts/`` (gitignored).  Skipped cleanly
+* no tab title, label or button of the page is cut off.
+
+A screenshot of each goes to pytest's temporary folder (and to ``$TFCKPT_LAB_SHOTS`` when set).
+The server keeps its settings, workspaces and runtime files under the temporary folder
+(``conftest.lab_env``), so the home folder is left as it was.  Skipped cleanly
 when Chromium (``/usr/bin/chromium``, or ``$TFCKPT_LAB_CHROMIUM``) or Playwright is
 missing.  Playwright is never allowed to download a browser of its own.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import launch_chromium, playwright_or_skip
-from test_notebooks import ARTIFACTS, start_lab, stop_lab
+from conftest import LOOK_JS, home_snapshot, lab_env, launch_chromium, playwright_or_skip, save_screenshot
+from test_notebooks import start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -54,21 +57,17 @@ def browser_context(tmp_path_factory):
 def lab(tmp_path_factory):
     import sys
 
+    home_before = home_snapshot()
     base = tmp_path_factory.mktemp("lab")
-    # JupyterLab 4 renders only the cells in view ("windowing"); render them all, so that every
-    # cell's prompt and output is in the DOM to be checked.
-    settings = base / "lab-settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    # and a workspace of its own, so no tabs are restored from an earlier session
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(base / "lab-settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(base / "lab-workspaces"))
-    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], base / "tutorial", env=env)
+    # every cell rendered (no windowing), settings and a workspace of its own (no tabs restored from
+    # an earlier session), and nothing written into the home folder
+    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], base / "tutorial", env=lab_env(base))
     directory = base / "tutorial"
     try:
         yield url, token, directory
     finally:
         stop_lab(proc)
+    assert home_snapshot() == home_before, "the browser test wrote into the home folder"
 
 
 def _dismiss_news_toast(page) -> None:
@@ -97,7 +96,7 @@ def _wait_until_all_ran(page, n_code: int) -> None:
 
 
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))
-def test_notebook_runs_in_jupyterlab(browser_context, lab, notebook):
+def test_notebook_runs_in_jupyterlab(browser_context, lab, notebook, tmp_path):
     url, token, directory = lab
     page = browser_context.new_page()
     console_errors = []
@@ -138,11 +137,15 @@ def test_notebook_runs_in_jupyterlab(browser_context, lab, notebook):
         errors = [t for t in stderr.all_inner_texts() if "Traceback" in t or "Error" in t]
         assert not errors, f"{notebook}: error output:\n" + "\n---\n".join(errors)
 
+        cut = page.locator(f"{NB} .jp-OutputArea").evaluate_all(LOOK_JS + """
+            (areas) => areas.flatMap((a) => Array.from(a.querySelectorAll(
+                ".lm-TabBar-tabLabel, .widget-label, .widget-toggle-button, .jupyter-button, .widget-dropdown select"))
+              .filter((e) => visible(e) && truncated(e)).map((e) => e.textContent.trim().slice(0, 60)))""")
+        assert not cut, f"{notebook}: labels cut off: {cut}"
+
         # bring the first widget output into view for the picture
         page.locator(f"{NB} .jp-OutputArea .jupyter-widgets").first.scroll_into_view_if_needed()
-        ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / f"browser_{Path(notebook).stem}.png"
-        page.screenshot(path=str(shot))
+        shot = save_screenshot(page, f"browser_{Path(notebook).stem}.png", tmp_path)[0]
         assert shot.stat().st_size > 10_000
         widget_count = page.locator(f"{NB} .jp-OutputArea .jupyter-widgets").count()
         print(f"{notebook}: {n_code} code cells ran, {widget_count} widget views, screenshot {shot}")

@@ -32,18 +32,19 @@ TIME_LIMIT = 60.0  # seconds per notebook, as the house style asks
 nbformat = pytest.importorskip("nbformat")
 
 
-def _execute(path: Path, tmp_path: Path, *, with_tf: bool = False, executed: list | None = None) -> float:
+def _execute(path: Path, tmp_path: Path, *, with_tf: bool = False, executed: list | None = None,
+             kernel_name: str = "python3") -> float:
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     nb = nbformat.reads(sync.stripped_text(path), as_version=4)
     env_overrides = {tutorial.WORKDIR_ENV: str(tmp_path / "work"), "TF_CPP_MIN_LOG_LEVEL": "3",
-                     "MPLBACKEND": "Agg"}
+                     "MPLBACKEND": "Agg", "IPYTHONDIR": str(tmp_path / "ipython")}  # no history in ~
     if not with_tf:
         env_overrides[tutorial.NO_TF_ENV] = "1"
     old = {k: os.environ.get(k) for k in env_overrides}
     os.environ.update(env_overrides)  # the kernel inherits this process's environment
     try:
-        client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+        client = nbclient.NotebookClient(nb, timeout=120, kernel_name=kernel_name,
                                          resources={"metadata": {"path": str(tmp_path)}})
         start = time.perf_counter()
         client.execute()
@@ -253,10 +254,18 @@ def _free_port() -> int:
 
 
 def start_lab(tfckpt_lab_cmd: list[str], directory: Path, *, env=None, cwd=None, timeout: float = 90):
-    """Start ``tfckpt-lab lab --no-browser`` on a free port with a token; return (process, base_url, token)."""
+    """Start ``tfckpt-lab lab --no-browser`` on a free port with a token; return (process, base_url, token).
+
+    Jupyter's and JupyterLab's own folders (settings, workspaces, runtime files) are put next to
+    ``directory`` (``conftest.lab_env``), so the server writes nothing into the home folder.
+    """
+    from conftest import lab_env
+
     port, token = _free_port(), "tfckpt-test-" + os.urandom(6).hex()
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
+    if env is None or "JUPYTER_RUNTIME_DIR" not in env:  # (the caller's lab_env() is kept)
+        env = lab_env(directory.parent / f"jupyter-{port}", env)
     log_path = directory.parent / f"lab-{port}.log"  # a file, not a pipe: a full pipe would stall the server
     with open(log_path, "w") as log:
         proc = subprocess.Popen(

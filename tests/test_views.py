@@ -13,6 +13,7 @@ import pytest
 
 from conftest import TF_FIXTURES
 from tfckpt_lab import write_bundle
+from tfckpt_lab.views.palette import TABLE_OPEN
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("ipywidgets")
@@ -291,7 +292,7 @@ def test_checkpoint_diff(small):
     d.b = d.a
     assert d.num_changed == 0
     _render(d.plot())
-    assert "<table>" in d.to_html()
+    assert TABLE_OPEN in d.to_html()
 
 
 def test_explorer_tabs_and_shared_selection(small, tmp_path):
@@ -403,7 +404,7 @@ def test_rotation_simulator_matches_the_real_classes(tmp_path, monkeypatch, kind
         assert len(sim.checkpoints()) == max_to_keep and deleted
     if keep_hours:
         assert len(sim.checkpoints()) > max_to_keep  # some kept for good
-    assert "<table>" in sim.to_html()
+    assert TABLE_OPEN in sim.to_html()
     sim.reset()
     assert sim.files == [] and sim.history == []
 

@@ -206,7 +206,9 @@ class WithStaticHTML:
         self.widget, self.html = widget, html
 
     def _repr_mimebundle_(self, **kwargs):
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        from ..widgets._common import widget_mimebundle  # ipywidgets 7 (Colab) has no _repr_mimebundle_
+
+        bundle = widget_mimebundle(self.widget, **kwargs)
         bundle["text/html"] = self.html
         return bundle
 

@@ -28,19 +28,21 @@ def diff_checkpoints(a, b, *, atol: float = 0.0) -> list[dict]:
 
 def diff_html(rows, *, limit: int = 200, title: str = "") -> str:
     """The rows as an HTML table (a static fallback for the diff widget)."""
-    colors = {"changed": "#E69F00", "same": "#BBBBBB", "only in a": "#56B4E9", "only in b": "#009E73",
-              "shape/dtype changed": "#D55E00"}
+    from .palette import GREY, OKABE_ITO, TABLE_OPEN, badge_css
+
+    colors = {"changed": OKABE_ITO["orange"], "same": GREY, "only in a": OKABE_ITO["sky_blue"],
+              "only in b": OKABE_ITO["bluish_green"], "shape/dtype changed": OKABE_ITO["vermillion"]}
     body = []
     for r in rows[:limit]:
         rel = "" if r["relative_change"] is None else f"{r['relative_change']:.3g}"
         mad = "" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.3g}"
         body.append(f'<tr><td><code>{html.escape(r["name"])}</code></td>'
-                    f'<td style="background:{colors[r["status"]]}">{r["status"]}</td><td>{r["dtype"]}</td>'
+                    f'<td><span style="{badge_css(colors[r["status"]])}">{r["status"]}</span></td><td>{r["dtype"]}</td>'
                     f'<td>{r["shape"]}</td><td>{mad}</td><td>{rel}</td></tr>')
     more = f"<tr><td colspan=6>... {len(rows) - limit} more</td></tr>" if len(rows) > limit else ""
     counts = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     summary = ", ".join(f"{v} {k}" for k, v in counts.items())
-    return (f"<b>{html.escape(title)}</b> {summary}<table><tr><th>tensor</th><th>status</th><th>dtype</th>"
+    return (f"<b>{html.escape(title)}</b> {summary}{TABLE_OPEN}<tr><th>tensor</th><th>status</th><th>dtype</th>"
             f"<th>shape</th><th>max |b-a|</th><th>relative change</th></tr>{''.join(body)}{more}</table>")

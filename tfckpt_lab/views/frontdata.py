@@ -8,7 +8,8 @@ cover it, each with its colour and a one-line description, and they draw that.
         window: int              first byte shown (a multiple of ``width``)
         hex: str                 the raw bytes [window, window + n) as hex, 2 characters a byte
         spans: [[start, end, kind_index, tip], ...]   the leaves overlapping the window
-        kinds: [[kind, selected, tint_a, tint_b], ...] background colours per kind
+        kinds: [[kind, selected, tint_a, tint_b], ...] backgrounds per kind: CSS that mixes the kind's
+                                 colour into the page's theme (:func:`.palette.tint_css`)
 
     shard_spans(trees):
         shards: [[file name, size], ...]
@@ -22,19 +23,11 @@ import os
 
 from ..explain.region import leaves_between
 from .hexview import region_tip
-from .palette import GREY, dtype_color, kind_color
+from .palette import GREY, TINTS, dtype_color, kind_color, tint_css
 
-__all__ = ["hex_window", "shard_spans", "tint", "MAX_WINDOW"]
+__all__ = ["hex_window", "shard_spans", "MAX_WINDOW"]
 
 MAX_WINDOW = 4096  # bytes sent to the browser at once
-SELECTED_TINT = 0.35  # light enough that black hex digits stay readable on the darkest kind colour
-
-
-def tint(hex_color: str, amount: float) -> str:
-    """Mix a ``#rrggbb`` colour with white (amount 0 = colour, 1 = white)."""
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    mix = [round(c + (255 - c) * amount) for c in (r, g, b)]
-    return "#" + "".join(f"{c:02x}" for c in mix)
 
 
 def _tip(r) -> str:
@@ -65,8 +58,7 @@ def hex_window(tree, start: int = 0, nbytes: int = 512, *, width: int = 16) -> d
         if leaf.kind not in kinds:
             kinds.append(leaf.kind)
         spans.append([leaf.start, leaf.end, kinds.index(leaf.kind), _tip(leaf)])
-    colours = [[k, tint(kind_color(k), SELECTED_TINT), tint(kind_color(k), 0.55), tint(kind_color(k), 0.7)]
-               for k in kinds]
+    colours = [[k, *(tint_css(kind_color(k), amount) for amount in TINTS)] for k in kinds]
     return {"window": start, "hex": data.hex(), "spans": spans, "kinds": colours}
 
 

@@ -11,7 +11,7 @@ import html
 import re
 
 from ..explain.region import leaves_between
-from .palette import kind_color
+from .palette import INK, INK_MUTED, TINTS, kind_color, tint_css
 
 __all__ = ["hex_html", "region_breadcrumb_html", "region_html", "region_name", "region_tip"]
 
@@ -45,13 +45,6 @@ def region_tip(region, limit: int = 60) -> str:
 
     v = "" if region.value is None else f" = {_short(region.value, limit)}"
     return f"[{region.start}, {region.end}) {region_name(region)}{v}"
-
-
-def _tint(hex_color: str, amount: float) -> str:
-    """Mix a ``#rrggbb`` colour with white (amount 0 = colour, 1 = white)."""
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    mix = [round(c + (255 - c) * amount) for c in (r, g, b)]
-    return "#" + "".join(f"{c:02x}" for c in mix)
 
 
 def hex_html(tree, start: int = 0, nbytes: int = 256, *, selected=None, cursor: int | None = None,
@@ -89,10 +82,10 @@ def hex_html(tree, start: int = 0, nbytes: int = 256, *, selected=None, cursor: 
         leaf = leaves[li] if li < len(leaves) else None
         kind = leaf.kind if leaf is not None else "unexplained"
         in_sel = sel[0] <= off < sel[1]
-        bg = _tint(kind_color(kind), 0.15 if in_sel else (0.55 if parity else 0.7))
+        bg = tint_css(kind_color(kind), TINTS[0] if in_sel else TINTS[1 + parity])
         style = f"background:{bg};"
         if in_sel:
-            style += "box-shadow:inset 0 -2px 0 #000,inset 0 2px 0 #000;font-weight:bold;"
+            style += f"box-shadow:inset 0 -2px 0 {INK},inset 0 2px 0 {INK};font-weight:bold;"
         if cursor == off:
             style += "text-decoration:underline;outline:2px solid #D55E00;"
         tip = region_tip(leaf) + (f" -- {leaf.explanation}" if leaf.explanation else "") if leaf is not None else ""
@@ -106,11 +99,12 @@ def hex_html(tree, start: int = 0, nbytes: int = 256, *, selected=None, cursor: 
         if (i + 1) % width == 0 or i == len(data) - 1:
             row_start = off - (i % width)
             pad = "   " * (width - len(cells))
-            rows.append(f'<span style="color:#777">{row_start:08x}</span>  {" ".join(cells)}{pad}  {"".join(chars)}')
+            rows.append(f'<span style="color:{INK_MUTED}">{row_start:08x}</span>  {" ".join(cells)}{pad}  {"".join(chars)}')
             cells, chars = [], []
     if not rows:
         rows.append("(no bytes)")
-    return ('<pre style="font-family:monospace;font-size:12px;line-height:1.35;margin:0">'
+    return (f'<pre style="font-family:monospace;font-size:12px;line-height:1.35;margin:0;color:{INK};'
+            'background:none">'
             + "\n".join(rows) + "</pre>")
 
 

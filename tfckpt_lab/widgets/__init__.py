@@ -1,4 +1,4 @@
-"""Notebook widgets (ipywidgets 8) over the region model and the readers.
+"""Notebook widgets (ipywidgets 7.7 or 8) over the region model and the readers.
 
 Each widget keeps its state in traitlets, so it can be driven from Python (and
 from tests) without a browser, and each has a static fallback: ``to_html()``

@@ -23,6 +23,8 @@ from __future__ import annotations
 import anywidget
 import traitlets as t
 
+from ..views.palette import BORDER, INK, INK_MUTED, OKABE_ITO, PAGE_BG
+
 __all__ = ["HexGrid", "ShardBars"]
 
 
@@ -33,7 +35,7 @@ const hex8 = (n) => n.toString(16).padStart(8, "0");
 
 function render({ model, el }) {
   const root = document.createElement("div");
-  root.className = "tfk-hex";
+  root.className = "tfk-hex tfk-root";
   const bar = document.createElement("div");
   bar.className = "tfk-hex-bar";
   const prev = document.createElement("button");
@@ -117,7 +119,7 @@ function render({ model, el }) {
       const off = w0 + i, s = spanOf[i];
       const k = s >= 0 ? kinds[spans[s][2]] : null;
       const inSel = sel[0] <= off && off < sel[1];
-      const bg = k ? (inSel ? k[1] : (s % 2 ? k[2] : k[3])) : "#eeeeee";
+      const bg = k ? (inSel ? k[1] : (s % 2 ? k[2] : k[3])) : "";
       for (const c of [cells[i], chars[i]]) {
         c.style.background = bg;
         c.classList.toggle("tfk-sel", inSel);
@@ -155,19 +157,24 @@ function render({ model, el }) {
 export default { render };
 """
 
+_THEME = {"ink": INK, "muted": INK_MUTED, "page": PAGE_BG, "border": BORDER, "cursor": OKABE_ITO["vermillion"],
+          "row": "var(--jp-layout-color2, #eeeeee)"}
+
+# Colours come from the page's theme (JupyterLab's --jp-* variables, light fallbacks elsewhere); the
+# region tints Python sends are color-mix()es of a kind's colour into the same page background.
 _HEX_CSS = """
-.tfk-hex { font-size: 12px; }
-.tfk-hex-bar { display: flex; gap: 6px; align-items: center; margin: 2px 0 4px 0; }
-.tfk-hex-slider { flex: 1; max-width: 420px; }
-.tfk-hex-where { color: #555; font-family: monospace; }
-.tfk-hex-grid { font-family: monospace; font-size: 12px; line-height: 1.35; white-space: pre;
-                max-height: 520px; overflow: auto; outline: none; }
-.tfk-hex-grid .tfk-off { color: #777; }
-.tfk-hex-grid .tfk-b, .tfk-hex-grid .tfk-c { cursor: pointer; }
-.tfk-hex-grid .tfk-sel { box-shadow: inset 0 -2px 0 #000, inset 0 2px 0 #000; font-weight: bold; }
-.tfk-hex-grid .tfk-cur { outline: 2px solid #D55E00; text-decoration: underline; }
-.tfk-hex-status { margin-top: 4px; font-family: monospace; white-space: pre-wrap; }
-"""
+.tfk-hex {{ font-size: 12px; color: {ink}; }}
+.tfk-hex-bar {{ display: flex; gap: 6px; align-items: center; margin: 2px 0 4px 0; }}
+.tfk-hex-slider {{ flex: 1; max-width: 420px; }}
+.tfk-hex-where {{ color: {muted}; font-family: monospace; }}
+.tfk-hex-grid {{ font-family: monospace; font-size: 12px; line-height: 1.35; white-space: pre;
+                max-height: 520px; overflow: auto; outline: none; color: {ink}; }}
+.tfk-hex-grid .tfk-off {{ color: {muted}; }}
+.tfk-hex-grid .tfk-b, .tfk-hex-grid .tfk-c {{ cursor: pointer; color: {ink}; }}
+.tfk-hex-grid .tfk-sel {{ box-shadow: inset 0 -2px 0 {ink}, inset 0 2px 0 {ink}; font-weight: bold; }}
+.tfk-hex-grid .tfk-cur {{ outline: 2px solid {cursor}; text-decoration: underline; }}
+.tfk-hex-status {{ margin-top: 4px; font-family: monospace; white-space: pre-wrap; color: {ink}; }}
+""".format(**_THEME)
 
 _BARS_ESM = r"""
 const NS = "http://www.w3.org/2000/svg";
@@ -178,10 +185,15 @@ const mk = (tag, attrs) => {
 };
 const human = (n) => n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`;
 const W = 960, LABEL = 190, ROW = 26, GAP = 10, TOP = 6, GREY = "#BBBBBB";
+// black or white, whichever has the higher WCAG contrast on a solid #rrggbb (palette.ink_on in Python)
+const luminance = (hex) => [1, 3, 5].map((i) => parseInt(hex.substr(i, 2), 16) / 255)
+  .map((c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+  .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+const inkOn = (hex) => { const l = luminance(hex); return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? "#000000" : "#ffffff"; };
 
 function render({ model, el }) {
   const root = document.createElement("div");
-  root.className = "tfk-bars";
+  root.className = "tfk-bars tfk-root";
   const svg = mk("svg", { class: "tfk-bars-svg", role: "img" });
   const legend = document.createElement("div");
   legend.className = "tfk-bars-legend";
@@ -210,17 +222,18 @@ function render({ model, el }) {
     spans.forEach((s, i) => rows[s[0]].push(i));
     shards.forEach(([name, size], r) => {
       const y = TOP + r * (ROW + GAP);
-      const label = mk("text", { x: 4, y: y + ROW / 2 - 2, "font-size": 11, "font-family": "monospace" });
-      label.textContent = name.length > 26 ? "\u2026" + name.slice(-25) : name;
-      const sz = mk("text", { x: 4, y: y + ROW / 2 + 10, "font-size": 10, fill: "#555" });
+      const label = mk("text", { x: 4, y: y + ROW / 2 - 2, "font-size": 12, "font-family": "monospace",
+                                 class: "tfk-name" });
+      label.textContent = name.length > 24 ? "\u2026" + name.slice(-23) : name;
+      const sz = mk("text", { x: 4, y: y + ROW / 2 + 11, "font-size": 11, class: "tfk-size" });
       sz.textContent = human(size);
-      svg.append(label, sz, mk("rect", { x: LABEL, y, width: size * scale, height: ROW, fill: "#f4f4f4",
+      svg.append(label, sz, mk("rect", { x: LABEL, y, width: size * scale, height: ROW,
                                          class: "tfk-row", "data-shard": r }));
       for (const i of rows[r]) {
         const [, start, end, tname, colour] = spans[i];
         const x = LABEL + start * scale, w = Math.max(0.5, (end - start) * scale);
-        const rect = mk("rect", { x, y, width: w, height: ROW, fill: colour, class: tname ? "tfk-bar" : "tfk-gap",
-                                  "data-i": i, stroke: w > 3 ? "white" : "none", "stroke-width": 0.5 });
+        const rect = mk("rect", { x, y, width: w, height: ROW, fill: colour, "data-i": i,
+                                  class: (tname ? "tfk-bar" : "tfk-gap") + (w > 3 ? " tfk-edged" : "") });
         const tip = mk("title");
         tip.textContent = `${tname || "unreferenced bytes"}  [${start}, ${end})  ${end - start} bytes`;
         rect.append(tip);
@@ -228,15 +241,15 @@ function render({ model, el }) {
         if (!tname) svg.append(mk("rect", { x, y, width: w, height: ROW, fill: "url(#tfk-hatch)",
                                             "pointer-events": "none" }));
         if (tname && w > 60) {
-          const chars = Math.floor(w / 6.6);
-          const t = mk("text", { x: x + w / 2, y: y + ROW / 2 + 4, "font-size": 10, "text-anchor": "middle",
-                                 fill: colour === "#0072B2" ? "white" : "black", "pointer-events": "none" });
+          const chars = Math.floor(w / 7.3);
+          const t = mk("text", { x: x + w / 2, y: y + ROW / 2 + 4, "font-size": 12, "text-anchor": "middle",
+                                 fill: inkOn(colour), "pointer-events": "none", class: "tfk-label" });
           t.textContent = tname.length <= chars ? tname : "\u2026" + tname.slice(-(chars - 1));
           svg.append(t);
         }
       }
     });
-    outline = mk("rect", { fill: "none", stroke: "black", "stroke-width": 2.5, "pointer-events": "none",
+    outline = mk("rect", { fill: "none", "stroke-width": 2.5, "pointer-events": "none",
                            class: "tfk-outline", visibility: "hidden" });
     svg.append(outline);
     legend.innerHTML = model.get("legend").map(([d, c]) =>
@@ -292,12 +305,18 @@ export default { render };
 """
 
 _BARS_CSS = """
-.tfk-bars-svg { cursor: pointer; display: block; }
-.tfk-bars-svg .tfk-bar:hover { opacity: 0.75; }
-.tfk-bars-legend { font-size: 11px; display: flex; flex-wrap: wrap; gap: 10px; margin: 2px 0; }
-.tfk-bars-legend i { display: inline-block; width: 10px; height: 10px; margin-right: 3px; }
-.tfk-bars-status { font-family: monospace; font-size: 12px; margin-top: 2px; }
-"""
+.tfk-bars {{ color: {ink}; }}
+.tfk-bars-svg {{ cursor: pointer; display: block; }}
+.tfk-bars-svg .tfk-name {{ fill: {ink}; }}
+.tfk-bars-svg .tfk-size {{ fill: {muted}; }}
+.tfk-bars-svg .tfk-row {{ fill: {row}; }}
+.tfk-bars-svg .tfk-bar.tfk-edged {{ stroke: {page}; stroke-width: 0.5; }}
+.tfk-bars-svg .tfk-outline {{ stroke: {ink}; }}
+.tfk-bars-svg .tfk-bar:hover {{ opacity: 0.75; }}
+.tfk-bars-legend {{ font-size: 12px; display: flex; flex-wrap: wrap; gap: 10px; margin: 2px 0; }}
+.tfk-bars-legend i {{ display: inline-block; width: 10px; height: 10px; margin-right: 3px; }}
+.tfk-bars-status {{ font-family: monospace; font-size: 12px; margin-top: 2px; }}
+""".format(**_THEME)
 
 
 class HexGrid(anywidget.AnyWidget):

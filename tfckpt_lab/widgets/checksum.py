@@ -12,6 +12,7 @@ import traitlets as t
 
 from ..explain import innermost_region, layout
 from ..views.hexview import hex_html, region_html
+from ..views.palette import OKABE_ITO, TABLE_OPEN, badge_css
 from ._common import StaticFallback
 from ._status import ShowsErrors
 
@@ -80,10 +81,11 @@ class ChecksumLab(StaticFallback, ShowsErrors, w.VBox):
         self._workdir = tempfile.mkdtemp(prefix="tfckpt-lab-")
         self._region = None
         self._file = w.Dropdown(options=[(os.path.basename(p), p) for p in self.files], description="file",
-                                layout=w.Layout(width="360px"))
+                                layout=w.Layout(width="460px"))
         self._off = w.BoundedIntText(min=0, max=1 << 40, description="byte", layout=w.Layout(width="200px"))
         self._mask = w.BoundedIntText(min=1, max=255, value=1, description="XOR", layout=w.Layout(width="150px"))
-        self._go = w.Button(description="flip & verify", button_style="warning")
+        self._go = w.Button(description="flip & verify", icon="bolt")  # (ipywidgets' coloured button styles
+        # put white text on orange or light blue: too little contrast to read)
         self._out = w.HTML()
         self._flipped: tuple | None = None  # (target, offset, old byte, new byte) of the last flip shown
         super().__init__(**kwargs)
@@ -200,12 +202,13 @@ class ChecksumLab(StaticFallback, ShowsErrors, w.VBox):
             rows = "".join(
                 f"<tr><td>{html.escape(p['kind'])}</td><td><code>{html.escape(p['file'])}</code></td>"
                 f"<td>{_byte_range(p['start'], p['end'])}</td>"
-                f"<td>{'yes' if p['covers_flip'] else ''}</td><td>{html.escape(p['message'])}</td></tr>"
+                f"<td>{'yes' if p['covers_flip'] else ''}</td><td class='tfk-wrap'>{html.escape(p['message'])}</td></tr>"
                 for p in self.problems)
-            verdict = ("<b style='color:#D55E00'>caught</b>: <table><tr><th>check</th><th>file</th><th>bytes</th>"
+            verdict = (f"<b style='{badge_css(OKABE_ITO['vermillion'])}'>caught</b>: {TABLE_OPEN}"
+                       "<tr><th>check</th><th>file</th><th>bytes</th>"
                        f"<th>covers the flip</th><th>message</th></tr>{rows}</table>")
         else:
-            verdict = ("<b style='color:#0072B2'>not caught</b>: no checksum covers this byte, or the change "
+            verdict = (f"<b style='{badge_css(OKABE_ITO['sky_blue'])}'>not caught</b>: no checksum covers this byte, or the change "
                        "still parses (e.g. padding, unreferenced bytes, a value no check looks at)")
         tree = self._tree(target)
         return (head + "what it was: " + region_html(self._region) + verdict

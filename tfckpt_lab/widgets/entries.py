@@ -7,6 +7,7 @@ import html
 import ipywidgets as w
 import traitlets as t
 
+from ..views.palette import TABLE_OPEN, highlight_css
 from ._common import StaticFallback, use_front_end
 from ._status import ShowsErrors
 
@@ -189,11 +190,11 @@ class EntriesTable(StaticFallback, ShowsErrors, w.VBox):
         head = "".join(f"<th>{c}</th>" for c in COLUMNS)
         body = []
         for r in self.visible_rows():
-            style = ' style="background:#F0E442"' if r["name"] == self.selected else ""
+            style = f' style="{highlight_css()}"' if r["name"] == self.selected else ""
             cells = [f"<code>{html.escape(c)}</code>" if i == 0 else html.escape(c) for i, c in enumerate(_cells(r))]
             body.append(f"<tr{style}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         if not body and self._empty_text():
             body.append(f'<tr><td colspan="{len(COLUMNS)}"><i>{html.escape(self._empty_text())}</i></td></tr>')
         status = (f"<div>{self.num_matching} of {len(self.rows)} entries, page {self.page + 1} of "
                   f"{self.num_pages}</div>") if with_status else ""
-        return f"{status}<table><tr>{head}</tr>{''.join(body)}</table>"
+        return f"{status}{TABLE_OPEN}<tr>{head}</tr>{''.join(body)}</table>"

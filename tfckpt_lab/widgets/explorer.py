@@ -9,7 +9,8 @@ import re
 import ipywidgets as w
 import traitlets as t
 
-from ._common import StaticFallback, figure_image, png_html, set_figure
+from ..views.palette import TABLE_OPEN, highlight_css
+from ._common import WIDE_LABEL, StaticFallback, figure_image, png_html, set_figure, tab_widget
 from ._status import ShowsErrors, describe_error, error_html
 
 __all__ = ["explore", "Explorer", "group_files", "resolve_start", "TABS"]
@@ -73,11 +74,11 @@ def _files_html(groups, current: str, latest: str | None) -> str:
     rows = []
     for g in groups:
         mark = " ← latest" if _same_path(g["prefix"], latest) else ""
-        style = ' style="background:#F0E442"' if _same_path(g["prefix"], current) else ""
+        style = f' style="{highlight_css()}"' if _same_path(g["prefix"], current) else ""
         files = "<br>".join(f"<code>{html.escape(n)}</code> {s:,} B" for n, s in g["files"])
         rows.append(f"<tr{style}><td><code>{html.escape(g['name'])}</code>{mark}</td>"
                     f"<td>{'' if g['step'] is None else g['step']}</td><td>{files}</td><td>{g['size']:,}</td></tr>")
-    return ("<table><tr><th>checkpoint</th><th>step</th><th>files</th><th>bytes</th></tr>"
+    return (TABLE_OPEN + "<tr><th>checkpoint</th><th>step</th><th>files</th><th>bytes</th></tr>"
             + "".join(rows) + "</table>")
 
 
@@ -139,7 +140,7 @@ class Explorer(StaticFallback, ShowsErrors, w.VBox):
         self.directory, start, self.latest = resolve_start(path)
         self.groups = [g for g in group_files(self.directory) if g["complete"]]
         self._pick = w.Dropdown(options=[(g["name"], g["prefix"]) for g in self.groups], description="checkpoint",
-                                layout=w.Layout(width="420px"))
+                                layout=w.Layout(width="420px"), style=WIDE_LABEL)
         start = self._option_for(start)
         self.reader = load_checkpoint(start, verify=False)
         self._trees = None
@@ -149,7 +150,7 @@ class Explorer(StaticFallback, ShowsErrors, w.VBox):
         # one page per tab, made once: a tab's content changes inside its page, so the Tab
         # widget itself never changes and the browser keeps the tab that is open
         self._pages = [w.VBox() for _ in TABS]
-        self._tabs = w.Tab(children=self._pages, titles=TABS)
+        self._tabs = tab_widget(self._pages, TABS)
         super().__init__(**kwargs)
         self.prefix = start
         self.children = [self._pick, self._init_error_line(), self._tabs]

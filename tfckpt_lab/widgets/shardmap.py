@@ -47,7 +47,7 @@ class ShardMap(StaticFallback, ShowsErrors, w.VBox):
         else:
             self._image = figure_image(self.plot())
         self._shard = w.Dropdown(options=[(os.path.basename(tr.path), i) for i, tr in enumerate(self.trees)],
-                                 description="shard", layout=w.Layout(width="340px"))
+                                 description="shard", layout=w.Layout(width="440px"))
         self._offset = w.IntText(value=0, description="byte", layout=w.Layout(width="180px"))
         self._go = w.Button(description="pick")
         self._info = w.HTML()

@@ -28,7 +28,8 @@ import ipywidgets as w
 import numpy as np
 import traitlets as t
 
-from ._common import StaticFallback
+from ..views.palette import OKABE_ITO, TABLE_OPEN, badge_css
+from ._common import FIT_BUTTONS, WIDE_LABEL, StaticFallback
 from ._status import ShowsErrors
 
 __all__ = ["RotationSimulator", "SimulatedClock", "START_TIME", "natural_key"]
@@ -102,9 +103,10 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
         self._clock = SimulatedClock()
         self._impl = None
         ctl = {}
-        ctl["mode"] = w.ToggleButtons(options=["Saver", "CheckpointManager"], description="API")
+        ctl["mode"] = w.ToggleButtons(options=["Saver", "CheckpointManager"], description="API", style=FIT_BUTTONS,
+                                      layout=w.Layout(display="flex", align_items="center"))  # label beside
         ctl["max_to_keep"] = w.BoundedIntText(min=0, max=50, description="max_to_keep",
-                                              layout=w.Layout(width="180px"))
+                                              layout=w.Layout(width="180px"), style=WIDE_LABEL)
         ctl["keep_every_n_hours"] = w.BoundedFloatText(min=0, max=1e4, step=0.5, description="keep every N h",
                                                        layout=w.Layout(width="200px"),
                                                        style={"description_width": "initial"})
@@ -295,6 +297,7 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
 
     def to_html(self) -> str:
         esc = html.escape
+        new_css, gone_css = badge_css(OKABE_ITO["bluish_green"]), badge_css(OKABE_ITO["vermillion"])
         last = self.history[-1] if self.history else None
         saved_at = {e["prefix"]: e["hours"] for e in self.history}
         listed = self._listed()
@@ -308,7 +311,7 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
             banner = "<i>no save yet: press <b>save</b></i>"
         else:
             gone = sorted({_stem(f) for f in last["deleted"]}, key=natural_key)
-            deleted = (f"<span style='color:#D55E00'>deleted <b>{', '.join(esc(g) for g in gone)}</b></span> "
+            deleted = (f"<span style='{gone_css}'>deleted <b>{', '.join(esc(g) for g in gone)}</b></span> "
                        f"<span style='font-size:80%'>({esc(', '.join(last['deleted']))})</span>"
                        if gone else "deleted nothing")
             idle = f", after {last['idle_hours']:g} h with no save" if last["idle_hours"] else ""
@@ -334,11 +337,11 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
                              else "kept, not listed (max_to_keep=0 keeps all)" if not self.max_to_keep
                              else "not listed")
             when = f"+{saved_at[stem]:.1f} h" if stem in saved_at else ""
-            style = " style='background:#009E73;color:white'" if any(stem + x in new for x in groups[stem]) else ""
+            style = f" style='{new_css}'" if any(stem + x in new for x in groups[stem]) else ""
             lines.append(f"<tr><td><code{style}>{esc(stem)}</code></td>"
                          f"<td><code>{esc('  '.join(groups[stem]))}</code></td><td>{when}</td>"
                          f"<td>{' · '.join(notes)}</td></tr>")
-        table = ("<table><tr><th>checkpoint (newest first)</th><th>its files</th><th>saved at</th><th></th></tr>"
+        table = (TABLE_OPEN + "<tr><th>checkpoint (newest first)</th><th>its files</th><th>saved at</th><th></th></tr>"
                  + "".join(lines) + "</table>") if lines else "<i>(no checkpoints on disk)</i>"
         if others:
             table += f"<div>other files: <code>{esc(', '.join(others))}</code></div>"
@@ -349,7 +352,7 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
             idle = f" (after {e['idle_hours']:g} h with no save)" if e["idle_hours"] else ""
             hist.append(f"<tr><td>{e['save']}</td><td>{e['global_step']:,}</td><td>+{e['hours']:.1f} h{idle}</td>"
                         f"<td><code>{esc(e['prefix'])}</code></td><td>{esc(', '.join(gone)) or '-'}</td></tr>")
-        history = ("<details><summary>every save (newest first)</summary><table><tr><th>save</th><th>step</th>"
+        history = ("<details><summary>every save (newest first)</summary>" + TABLE_OPEN + "<tr><th>save</th><th>step</th>"
                    "<th>clock</th><th>wrote</th><th>deleted</th></tr>" + "".join(hist) + "</table></details>"
                    if hist else "")
         return (f"<div><b>{esc(rules)}</b><br>{esc(clock)}</div>"

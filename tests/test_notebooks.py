@@ -342,8 +342,11 @@ def test_wheel_in_a_fresh_venv_starts_lab(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     py = env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
+    # a PYTHONPATH pointing at this checkout (how the suite is often run) must not leak into the new venv:
+    # pip would take the checkout for an installed tfckpt-lab and skip the wheel
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q",
-                    str(wheel)], check=True)
+                    str(wheel)], check=True, env=env)
     site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     borrowed = sysconfig.get_paths()["purelib"]
@@ -351,14 +354,13 @@ def test_wheel_in_a_fresh_venv_starts_lab(tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     where = subprocess.run([str(py), "-c", "import tfckpt_lab; print(tfckpt_lab.__file__)"],
-                           check=True, capture_output=True, text=True, cwd=outside).stdout.strip()
+                           check=True, capture_output=True, text=True, cwd=outside, env=env).stdout.strip()
     assert Path(where).is_relative_to(env_dir), f"tfckpt_lab imported from {where}, not from the wheel"
     data = subprocess.run([str(py), "-c", "from tfckpt_lab import tutorial, load_checkpoint; "
                            "print(len(load_checkpoint(str(tutorial.data_path('keras_adam') / 'ckpt'))))"],
-                          check=True, capture_output=True, text=True, cwd=outside).stdout.strip()
+                          check=True, capture_output=True, text=True, cwd=outside, env=env).stdout.strip()
     assert int(data) > 10  # the TensorFlow-written checkpoint ships in the wheel
     exe = env_dir / ("Scripts" if os.name == "nt" else "bin") / "tfckpt-lab"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     proc, url, token = start_lab([str(exe)], outside / "tut", env=env, cwd=outside)
     try:
         with urllib.request.urlopen(f"{url}/api/contents?token={token}", timeout=10) as r:

@@ -67,6 +67,19 @@ def test_saver_bytes_equal_tf_for_an_unsorted_dict(tmp_path, sharded):
     _same_files(prefix, CASE / ("sharded/model-7" if sharded else "model-7"))
 
 
+def test_sharded_by_device_equals_tf1_sharded_saver(tmp_path):
+    """TF1 Saver(sharded=True) over 3 devices: one shard per device, each in key order."""
+    case = TF_FIXTURES / "tf1_sharded"
+    devices = load_expected(case.name)["variable_devices"]
+    with tl.load_checkpoint(case / "model-5") as reader:
+        values = {name: reader[name] for name in reversed(list(reader.keys()))}
+    shard = {name: int(device.rsplit(":", 1)[1]) for name, device in devices.items()}
+    prefix = tl.Saver(num_shards=3, shard_of=lambda name, i: shard[name]).save(
+        values, str(tmp_path / "model"), global_step=5)
+    for suffix in [".index"] + [f".data-0000{i}-of-00003" for i in range(3)]:
+        assert Path(prefix + suffix).read_bytes() == (case / ("model-5" + suffix)).read_bytes(), suffix
+
+
 def test_any_order_gives_the_same_bytes(tmp_path):
     values = _inputs()
     rng = np.random.default_rng(0)

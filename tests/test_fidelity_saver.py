@@ -246,13 +246,23 @@ def test_tf_fnuz_types_have_no_variable_kernel(tf, datatype):
 @pytest.mark.tf
 def test_tf_restores_odd_keys(tf, tmp_path):
     variables = {"with space": np.arange(3, dtype=np.float32), "a:b": np.int64(4), "a_b": np.int64(5),
-                 "ünï/cödé": np.array([b"q"], dtype=object), "_x": np.float64(2.5)}
+                 "ünï/cödé": np.array([b"q"], dtype=object), "_x": np.float64(2.5), "x\\y": np.int8(1),
+                 "a>_b": np.int8(2), "a>b": np.int8(3), "dir/": np.int8(4)}
     prefix = tl.Saver().save(variables, str(tmp_path / "m"), global_step=1)
     nodes = {v.name: v.checkpoint_key for v in tl.read_meta_graph(prefix + ".meta").variables}
     _, values, again = _tf_restore(tf, prefix, {key: node for node, key in nodes.items()})
     for key, value in variables.items():
         assert _equal(values[key], value), key
     assert sorted(tl.load_checkpoint(again).keys()) == sorted(variables)
+
+
+@pytest.mark.tf
+def test_tf_initializes_a_big_variable_from_one_value(tf, tmp_path):
+    prefix = tl.Saver().save({"big": np.ones((1000, 1000), np.float32)}, str(tmp_path / "m"))
+    assert os.path.getsize(prefix + ".meta") < 3000
+    zeros, values, _ = _tf_restore(tf, prefix, {"big": "big"})
+    assert zeros["big"].shape == (1000, 1000) and not zeros["big"].any()
+    assert values["big"].shape == (1000, 1000) and values["big"].all()
 
 
 def _tf_saver_files(tf, variables, path, *, sharded):

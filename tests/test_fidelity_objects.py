@@ -10,6 +10,7 @@ structures TensorFlow 2.21 wrote with ``write()`` and ``save()``; every file mus
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,24 @@ def test_live_random_structures(tf, tmp_path, seed):
                 ckpt.write(str(tmp_path / "tf" / "w")))
     _same_files(tl.write_object_checkpoint(tmp_path / "ours" / "s-1", tree, save_counter=1),
                 ckpt.save(str(tmp_path / "tf" / "s")))
+
+
+def test_variables_on_several_devices_in_one_shard(tmp_path):
+    """TF2's default policy puts every device's variables in one shard, in node order, as we do."""
+    source = TF_FIXTURES / "tf2_multishard" / "ckpt"
+    with tl.load_checkpoint(source) as reader:
+        model = {n: reader[f"model/{n}/.ATTRIBUTES/VARIABLE_VALUE"] for n in ("v0", "w0", "v1", "w1", "v2", "w2")}
+    _same_files(tl.write_object_checkpoint(tmp_path / "ckpt", {"model": model}, save_counter=None), source)
+
+
+@pytest.mark.tf
+def test_live_manager_saves_the_same_files(tf, tmp_path):
+    tree = {"step": np.int64(3), "model": {"w": np.arange(4, dtype=np.float32), "b": np.float32(1)}}
+    ckpt = tf.train.Checkpoint(**_to_tf(tf, tree))
+    theirs = tf.train.CheckpointManager(ckpt, str(tmp_path / "tf"), max_to_keep=2)
+    ours = tl.CheckpointManager(tmp_path / "ours", max_to_keep=2, writer=tl.write_object_checkpoint)
+    for _ in range(3):
+        theirs.save()
+        ours.save(tree)
+    assert sorted(os.listdir(tmp_path / "tf")) == sorted(os.listdir(tmp_path / "ours"))
+    _same_files(tmp_path / "ours" / "ckpt-3", tmp_path / "tf" / "ckpt-3")

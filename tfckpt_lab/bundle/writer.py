@@ -346,10 +346,14 @@ def write_bundle(prefix, tensors, *, num_shards: int = 1, shard_of=None, durable
                  on_file_event=None) -> str:
     """Write ``tensors`` (a mapping of name -> array-like) as a TensorFlow checkpoint bundle.
 
-    Tensor bytes go to the data files in the mapping's order; the index is sorted
-    by name, exactly as TensorFlow's ``SaveV2`` does, so for one shard the files
-    are byte-identical to TensorFlow's.  With ``num_shards > 1`` tensor ``i`` goes
-    to shard ``shard_of(name, i)`` (default: ``i % num_shards``).
+    Tensor bytes go to the data files in the mapping's order -- ``write_bundle``
+    never reorders -- and the index is sorted by name, exactly as TensorFlow's
+    ``SaveV2`` does, so for one shard the files are byte-identical to what
+    ``SaveV2`` writes given the tensors in the same order.  (TensorFlow's TF1
+    ``Saver`` sorts its variables by name first: :class:`~tfckpt_lab.Saver` does
+    too; ``tf.train.Checkpoint`` writes in object-graph order:
+    :func:`~tfckpt_lab.write_object_checkpoint` does too.)  With ``num_shards > 1``
+    tensor ``i`` goes to shard ``shard_of(name, i)`` (default: ``i % num_shards``).
 
     ``on_file_event`` sees every file operation (see :class:`BundleWriter`).
 

@@ -121,6 +121,18 @@ def sparse_checkpoint(prefix: str, tensors, *, seed: int = 0, spots: int = 16, s
 # -- the fresh-process measurements -------------------------------------------------------
 
 def _peak_mib() -> float:
+    """This process's peak RSS (MiB) since it started its program.
+
+    Linux's VmHWM, which starts afresh at exec; ``ru_maxrss`` does not (it would report the
+    parent's size at fork, e.g. a test runner with TensorFlow loaded).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -328,6 +328,7 @@ def test_explorer_tabs_and_shared_selection(small, tmp_path):
     ex.close()
 
 
+@pytest.mark.timing
 def test_explorer_on_10000_entries_is_quick():
     from tfckpt_lab.widgets import explore
 

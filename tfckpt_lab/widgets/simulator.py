@@ -1,12 +1,13 @@
 """RotationSimulator: step through saves and watch checkpoints appear, get renamed and get deleted.
 
 It runs the real :class:`~tfckpt_lab.Saver` (TF1) or
-:class:`~tfckpt_lab.CheckpointManager` (TF2) on a temporary directory, with the
-clock they read (``time.time()``) replaced by a simulated one that advances
-``hours_per_save`` per save (and by :meth:`RotationSimulator.advance`, hours with no
-save), so ``keep_checkpoint_every_n_hours`` can be watched without waiting.  File
-operations are observed (not re-implemented): every ``os.replace`` and ``os.remove``
-made during a save is recorded.
+:class:`~tfckpt_lab.CheckpointManager` (TF2) on a temporary directory, handing them a
+simulated clock (their ``clock=`` argument) that advances ``hours_per_save`` per save
+(and by :meth:`RotationSimulator.advance`, hours with no save), so
+``keep_checkpoint_every_n_hours`` can be watched without waiting.  File operations are
+observed, not re-implemented: the saver reports every file it writes, renames or deletes
+through its ``on_file_event=`` callback, and the simulator records them.  Nothing in the
+process is patched.
 
 The page is made to be read from the back of a room: what the last save wrote and
 deleted first, then one line per checkpoint on disk, newest first (steps sorted as
@@ -20,9 +21,6 @@ import os
 import re
 import shutil
 import tempfile
-import time as _real_time
-from contextlib import contextmanager
-from unittest import mock
 
 import ipywidgets as w
 import numpy as np
@@ -38,16 +36,16 @@ START_TIME = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC, the simulated clock's o
 
 
 class SimulatedClock:
-    """Stands in for the ``time`` module inside the saver and manager modules."""
+    """A clock that moves only when told to: pass it as ``clock=`` to a Saver or CheckpointManager."""
 
     def __init__(self, now: float = START_TIME):
         self.now = now
 
-    def time(self) -> float:
+    def __call__(self) -> float:
         return self.now
 
-    def __getattr__(self, name):  # everything else: the real time module
-        return getattr(_real_time, name)
+    def time(self) -> float:
+        return self.now
 
 
 def natural_key(name: str) -> list:
@@ -101,6 +99,7 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
         self._own_dir = directory is None
         self.directory = directory or tempfile.mkdtemp(prefix="tfckpt-sim-")
         self._clock = SimulatedClock()
+        self._ops: list | None = None  # file events of the save in progress
         self._impl = None
         ctl = {}
         ctl["mode"] = w.ToggleButtons(options=["Saver", "CheckpointManager"], description="API", style=FIT_BUTTONS,
@@ -173,13 +172,9 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
         return proposal["value"]
 
     # -- the simulation --------------------------------------------------------------------
-    @contextmanager
-    def _patched(self):
-        from ..checkpoint import manager as manager_mod
-        from ..checkpoint import saver as saver_mod
-
-        with mock.patch.object(saver_mod, "time", self._clock), mock.patch.object(manager_mod, "time", self._clock):
-            yield
+    def _on_file_event(self, event) -> None:
+        if self._ops is not None:
+            self._ops.append(event)
 
     def reset(self) -> None:
         """Empty the directory and start over with the current rules at time ``START_TIME``."""
@@ -190,18 +185,19 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
         self.clock = START_TIME
         self.global_step = 0
         self._idle_hours = 0.0
-        with self._patched():
-            if self.mode == "Saver":
-                from ..checkpoint.saver import Saver
+        if self.mode == "Saver":
+            from ..checkpoint.saver import Saver
 
-                hours = self.keep_every_n_hours or 10000.0  # TF1's default: effectively never
-                self._impl = Saver(max_to_keep=self.max_to_keep, keep_checkpoint_every_n_hours=hours,
-                                   save_relative_paths=self.relative_paths)
-            else:
-                from ..checkpoint.manager import CheckpointManager
+            hours = self.keep_every_n_hours or 10000.0  # TF1's default: effectively never
+            self._impl = Saver(max_to_keep=self.max_to_keep, keep_checkpoint_every_n_hours=hours,
+                               save_relative_paths=self.relative_paths, clock=self._clock,
+                               on_file_event=self._on_file_event)
+        else:
+            from ..checkpoint.manager import CheckpointManager
 
-                self._impl = CheckpointManager(self.directory, max_to_keep=self.max_to_keep or None,
-                                               keep_checkpoint_every_n_hours=self.keep_every_n_hours or None)
+            self._impl = CheckpointManager(self.directory, max_to_keep=self.max_to_keep or None,
+                                           keep_checkpoint_every_n_hours=self.keep_every_n_hours or None,
+                                           clock=self._clock, on_file_event=self._on_file_event)
         self.history = []
         self._refresh()
 
@@ -212,22 +208,18 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
         step = self.global_step
         variables = {"w": np.full(2, step, np.float32), "global_step": np.int64(step)}
         before = set(os.listdir(self.directory))
-        ops: list[tuple[str, str, str]] = []
-        real_replace, real_remove = os.replace, os.remove
-
-        def replace(src, dst, *a, **k):
-            real_replace(src, dst, *a, **k)
-            ops.append(("renamed", os.path.basename(os.fspath(src)), os.path.basename(os.fspath(dst))))
-
-        def remove(p, *a, **k):
-            real_remove(p, *a, **k)
-            ops.append(("deleted", os.path.basename(os.fspath(p)), ""))
-
-        with self._patched(), mock.patch("os.replace", replace), mock.patch("os.remove", remove):
+        self._ops = []
+        try:
             if self.mode == "Saver":
                 prefix = self._impl.save(variables, os.path.join(self.directory, "model"), global_step=step)
             else:
                 prefix = self._impl.save(variables, checkpoint_number=step)
+            events, self._ops = self._ops, None
+        finally:
+            self._ops = None
+        name = os.path.basename
+        ops = [("renamed", name(e.path), name(e.dest)) if e.kind == "rename" else ("deleted", name(e.path), "")
+               for e in events if e.kind in ("rename", "delete")]
         after = set(os.listdir(self.directory))
         event = {
             "save": len(self.history) + 1,

@@ -237,3 +237,23 @@ def test_disk_full_after_every_file_operation(tmp_path, scenario, monkeypatch):
         assert same(read_all(tl.latest_checkpoint(d), False), new)
         follow_up_save(d, scenario)
     assert raised, (raised, completed)
+
+
+def test_a_bare_write_cleans_what_killed_writes_of_its_prefix_left(tmp_path, monkeypatch):
+    """Temporary files and partial backups of the prefix, once older than swap.STALE_TEMP_AGE."""
+    from tfckpt_lab.bundle import swap
+
+    prefix = str(tmp_path / "ckpt")
+    write_object_checkpoint(prefix, tree(1))
+    debris = ["ckpt.index.tempstate00ff", "ckpt.data-00000-of-00001.tempstate00ff",
+              "ckpt.tfckpt-old-0123456789abcdef.data-00000-of-00001"]
+    complete = ["ckpt.tfckpt-old-fedcba9876543210.index", "ckpt.tfckpt-old-fedcba9876543210.data-00000-of-00001"]
+    others = ["other.index.tempstate00ff", "other.tfckpt-old-0123456789abcdef.data-00000-of-00001"]
+    for name in debris + complete + others:
+        (tmp_path / name).write_bytes(b"x")
+    write_object_checkpoint(prefix, tree(2))  # too young: kept (another write may still be running)
+    assert set(debris) <= set(os.listdir(tmp_path))
+    monkeypatch.setattr(swap, "STALE_TEMP_AGE", 0.0)
+    write_object_checkpoint(prefix, tree(3))
+    names = set(os.listdir(tmp_path))
+    assert not set(debris) & names and set(complete + others) <= names

@@ -257,3 +257,42 @@ def test_a_bare_write_cleans_what_killed_writes_of_its_prefix_left(tmp_path, mon
     write_object_checkpoint(prefix, tree(3))
     names = set(os.listdir(tmp_path))
     assert not set(debris) & names and set(complete + others) <= names
+
+
+@posix_only
+@pytest.mark.tf
+def test_tensorflow_restores_the_backup_a_killed_replacement_left(tf, tmp_path, monkeypatch):
+    """Killed while ckpt-7 is being replaced, the state file names the backup: TensorFlow restores it."""
+    ref = str(tmp_path / "reference")
+    os.makedirs(ref)
+    action = manager_object_writer(ref)
+    events = []
+    real = FileOps.emit
+
+    def log(ops, kind, path, dest=None):
+        real(ops, kind, path, dest)
+        events.append((kind, os.path.basename(path), dest and os.path.basename(dest)))
+
+    with monkeypatch.context() as m:
+        m.setattr(FileOps, "emit", log)
+        action()
+    k = next(i + 1 for i, (kind, _, dest) in enumerate(events)
+             if kind == "rename" and dest == "checkpoint" and any(e[0] == "link" for e in events[:i]))
+    d = str(tmp_path / "killed")
+    os.makedirs(d)
+    action = manager_object_writer(d)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            Stop(monkeypatch, k, lambda: os.kill(os.getpid(), signal.SIGKILL))
+            action()
+        finally:
+            os._exit(3)
+    os.waitpid(pid, 0)
+    latest = tf.train.latest_checkpoint(d)
+    assert ".tfckpt-old-" in latest and latest == tl.latest_checkpoint(d)
+    model = tf.train.Checkpoint(kernel=tf.Variable(np.zeros((4, 4), np.float32)),
+                                bias=tf.Variable(np.zeros(4, np.float32)))
+    root = tf.train.Checkpoint(model=model, note=tf.Variable(b""))
+    root.restore(latest).assert_existing_objects_matched()
+    assert (model.kernel.numpy() == 1).all() and root.note.numpy() == b"tree 1"

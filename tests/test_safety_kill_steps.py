@@ -237,3 +237,62 @@ def test_disk_full_after_every_file_operation(tmp_path, scenario, monkeypatch):
         assert same(read_all(tl.latest_checkpoint(d), False), new)
         follow_up_save(d, scenario)
     assert raised, (raised, completed)
+
+
+def test_a_bare_write_cleans_what_killed_writes_of_its_prefix_left(tmp_path, monkeypatch):
+    """Temporary files and partial backups of the prefix, once older than swap.STALE_TEMP_AGE."""
+    from tfckpt_lab.bundle import swap
+
+    prefix = str(tmp_path / "ckpt")
+    write_object_checkpoint(prefix, tree(1))
+    debris = ["ckpt.index.tempstate00ff", "ckpt.data-00000-of-00001.tempstate00ff",
+              "ckpt.tfckpt-old-0123456789abcdef.data-00000-of-00001"]
+    complete = ["ckpt.tfckpt-old-fedcba9876543210.index", "ckpt.tfckpt-old-fedcba9876543210.data-00000-of-00001"]
+    others = ["other.index.tempstate00ff", "other.tfckpt-old-0123456789abcdef.data-00000-of-00001"]
+    for name in debris + complete + others:
+        (tmp_path / name).write_bytes(b"x")
+    write_object_checkpoint(prefix, tree(2))  # too young: kept (another write may still be running)
+    assert set(debris) <= set(os.listdir(tmp_path))
+    monkeypatch.setattr(swap, "STALE_TEMP_AGE", 0.0)
+    write_object_checkpoint(prefix, tree(3))
+    names = set(os.listdir(tmp_path))
+    assert not set(debris) & names and set(complete + others) <= names
+
+
+@posix_only
+@pytest.mark.tf
+def test_tensorflow_restores_the_backup_a_killed_replacement_left(tf, tmp_path, monkeypatch):
+    """Killed while ckpt-7 is being replaced, the state file names the backup: TensorFlow restores it."""
+    ref = str(tmp_path / "reference")
+    os.makedirs(ref)
+    action = manager_object_writer(ref)
+    events = []
+    real = FileOps.emit
+
+    def log(ops, kind, path, dest=None):
+        real(ops, kind, path, dest)
+        events.append((kind, os.path.basename(path), dest and os.path.basename(dest)))
+
+    with monkeypatch.context() as m:
+        m.setattr(FileOps, "emit", log)
+        action()
+    k = next(i + 1 for i, (kind, _, dest) in enumerate(events)
+             if kind == "rename" and dest == "checkpoint" and any(e[0] == "link" for e in events[:i]))
+    d = str(tmp_path / "killed")
+    os.makedirs(d)
+    action = manager_object_writer(d)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            Stop(monkeypatch, k, lambda: os.kill(os.getpid(), signal.SIGKILL))
+            action()
+        finally:
+            os._exit(3)
+    os.waitpid(pid, 0)
+    latest = tf.train.latest_checkpoint(d)
+    assert ".tfckpt-old-" in latest and latest == tl.latest_checkpoint(d)
+    model = tf.train.Checkpoint(kernel=tf.Variable(np.zeros((4, 4), np.float32)),
+                                bias=tf.Variable(np.zeros(4, np.float32)))
+    root = tf.train.Checkpoint(model=model, note=tf.Variable(b""))
+    root.restore(latest).assert_existing_objects_matched()
+    assert (model.kernel.numpy() == 1).all() and root.note.numpy() == b"tree 1"

@@ -5,6 +5,7 @@
 * :mod:`.tensor_bytes` -- how a tensor's values are laid out, and its checksum
 * :mod:`.slices`       -- partitioned variables and their slice keys
 * :mod:`.writer`       -- :func:`write_bundle` / :class:`BundleWriter`
+* :mod:`.swap`         -- putting a bundle at a prefix that already holds one (backup, order, recovery)
 * :mod:`.reader`       -- :class:`BundleReader`
 """
 

@@ -287,9 +287,12 @@ STALE_TEMP_AGE = 60.0
 
 
 def remove_stale_temps(prefix, ops: FileOps, min_age: float | None = None) -> list[str]:
-    """Delete ``PREFIX.index.tempstateHEX`` and ``PREFIX.data-*.tempstateHEX`` left by killed writes.
+    """Delete ``PREFIX.index.tempstateHEX`` and ``PREFIX.data-*.tempstateHEX`` left by killed writes,
+    and backups of PREFIX that have no index (a kill cut their making or deleting short).
 
-    Only files older than ``min_age`` seconds (default :data:`STALE_TEMP_AGE`) by mtime.
+    Only files older than ``min_age`` seconds (default :data:`STALE_TEMP_AGE`): temporary
+    files by mtime, backup files by ctime (when their link was made).  Complete backups are
+    left to :func:`recover_directory`, which knows the state file.
     """
     import time
 
@@ -310,6 +313,16 @@ def remove_stale_temps(prefix, ops: FileOps, min_age: float | None = None) -> li
                     removed.append(path)
             except OSError:
                 continue
+    for (kind, target, token), group in marked_groups(names).items():
+        if kind != "old" or target != base or f"{base}{BACKUP_MARK}{token}.index" in group:
+            continue
+        paths = [os.path.join(directory, n) for n in group]
+        try:
+            if now - max(os.lstat(p).st_ctime for p in paths) < age:
+                continue
+            removed += [p for p in paths if ops.remove(p)]
+        except OSError:
+            continue
     return removed
 
 

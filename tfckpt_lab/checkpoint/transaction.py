@@ -141,12 +141,16 @@ class StateWatch:
 
     @staticmethod
     def _content(path) -> bytes | None:
+        """A digest of the state file's bytes (None if there is none)."""
+        import hashlib
+
         try:
-            return _read_state_file(os.fspath(path)).encode("utf-8")
+            data = _read_state_file(os.fspath(path)).encode("utf-8")
         except FileNotFoundError:
             return None
         except Exception:  # noqa: BLE001 - unreadable now: it is not what we wrote
             return b"\0unreadable"
+        return hashlib.blake2b(data, digest_size=32).digest()
 
     def remember(self, path) -> None:
         sig = _file_signature(os.fspath(path))

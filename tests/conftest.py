@@ -199,12 +199,17 @@ def lab_env(base, env: dict | None = None) -> dict:
 
     JupyterLab's settings and workspaces, Jupyter's config/data/runtime folders (the notebook trust
     database, the server's runtime files), IPython's profile (the kernel's history database) and
-    matplotlib's cache all go into ``base``, so a browser test leaves the home folder as it was.
+    matplotlib's and npm's caches all go into ``base``, so a browser test leaves the home folder as it was.
+    ``HOME`` itself is ``base/home``, a new, empty folder: anything that still wrote to "~" would
+    land there, and :func:`assert_home_untouched` checks that nothing did.  (Watching the real home
+    folder instead would also see whatever other processes on the machine write there.)
     """
     base = Path(base)
     dirs = {"JUPYTERLAB_SETTINGS_DIR": "lab-settings", "JUPYTERLAB_WORKSPACES_DIR": "lab-workspaces",
             "JUPYTER_CONFIG_DIR": "jupyter-config", "JUPYTER_DATA_DIR": "jupyter-data",
-            "JUPYTER_RUNTIME_DIR": "jupyter-runtime", "IPYTHONDIR": "ipython", "MPLCONFIGDIR": "matplotlib"}
+            "JUPYTER_RUNTIME_DIR": "jupyter-runtime", "IPYTHONDIR": "ipython", "MPLCONFIGDIR": "matplotlib",
+            "npm_config_cache": "npm-cache",  # JupyterLab runs npm at start-up, which logs to ~/.npm/_logs
+            "HOME": "home"}
     env = dict(os.environ if env is None else env)
     for var, name in dirs.items():
         (base / name).mkdir(parents=True, exist_ok=True)
@@ -217,20 +222,13 @@ def lab_env(base, env: dict | None = None) -> dict:
     return env
 
 
-# What the tests must leave untouched in the home folder (Jupyter's and IPython's own folders).
-HOME_WATCHED = (".jupyter", ".local/share/jupyter", ".ipython")
-
-
-def home_snapshot() -> dict:
-    """``{path: (size, mtime)}`` of every file under the :data:`HOME_WATCHED` folders of ``~``."""
-    out = {}
-    home = Path.home()
-    for sub in HOME_WATCHED:
-        for p in (home / sub).rglob("*") if (home / sub).exists() else ():
-            if p.is_file():
-                st = p.stat()
-                out[str(p)] = (st.st_size, st.st_mtime_ns)
-    return out
+def assert_home_untouched(env: dict) -> None:
+    """The home folder a :func:`lab_env` server ran with is still empty, and its own folders were used."""
+    home = Path(env["HOME"])
+    written = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+    assert not written, f"the Jupyter server or its kernel wrote into the home folder: {written}"
+    used = [var for var in ("JUPYTER_RUNTIME_DIR", "IPYTHONDIR") if any(Path(env[var]).rglob("*"))]
+    assert used, "the server's runtime files and the kernel's IPython folder were not where lab_env put them"
 
 
 def shots_dirs(tmp_dir) -> list[Path]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOOK_JS, home_snapshot, lab_env, launch_chromium, playwright_or_skip, save_screenshot
+from conftest import LOOK_JS, assert_home_untouched, lab_env, launch_chromium, playwright_or_skip, save_screenshot
 from test_notebooks import start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -57,17 +57,17 @@ def browser_context(tmp_path_factory):
 def lab(tmp_path_factory):
     import sys
 
-    home_before = home_snapshot()
     base = tmp_path_factory.mktemp("lab")
     # every cell rendered (no windowing), settings and a workspace of its own (no tabs restored from
     # an earlier session), and nothing written into the home folder
-    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], base / "tutorial", env=lab_env(base))
+    env = lab_env(base)
+    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], base / "tutorial", env=env)
     directory = base / "tutorial"
     try:
         yield url, token, directory
     finally:
         stop_lab(proc)
-    assert home_snapshot() == home_before, "the browser test wrote into the home folder"
+    assert_home_untouched(env)
 
 
 def _dismiss_news_toast(page) -> None:

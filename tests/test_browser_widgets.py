@@ -14,9 +14,9 @@ A second test opens the classroom page of notebook 00 in JupyterLab's light and 
 checks contrast, labels and text sizes (see ``test_widgets_read_in_light_and_dark_themes``).
 
 Screenshots go to pytest's temporary folder and, when ``$TFCKPT_LAB_SHOTS`` names a folder, there
-too.  The Jupyter server runs with its settings, workspaces, runtime files and the kernel's IPython
-folder under the temporary folder (``conftest.lab_env``): nothing is written into the checkout or
-the home folder, and the tests check the home folder's Jupyter and IPython folders.  Skipped
+too.  The Jupyter server runs with its settings, workspaces, runtime files, the kernel's IPython
+folder and even ``HOME`` under the temporary folder (``conftest.lab_env``): nothing is written into
+the checkout or the home folder, and the tests check that the server's home stayed empty.  Skipped
 cleanly when Chromium (``/usr/bin/chromium`` or ``$TFCKPT_LAB_CHROMIUM``), Playwright,
 JupyterLab or anywidget is missing; Playwright never downloads a browser.
 """
@@ -27,11 +27,12 @@ import os
 import re
 import sys
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
-from conftest import LOOK_JS, home_snapshot, lab_env, launch_chromium, playwright_or_skip, save_screenshot
+from conftest import LOOK_JS, assert_home_untouched, lab_env, launch_chromium, playwright_or_skip, save_screenshot
 from test_notebooks import start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -58,46 +59,64 @@ def _checkpoint(directory):
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def playwright():
+    """One Playwright for the module (its sync API runs one instance per thread at a time)."""
     sync_api = playwright_or_skip("anywidget")
-    nbformat = pytest.importorskip("nbformat")
+    with sync_api.sync_playwright() as p:
+        yield p
 
-    home_before = home_snapshot()
-    base = tmp_path_factory.mktemp("lab")
+
+@contextmanager
+def _notebook_in_lab(p, base, name: str, cells: list[str], ready: str, *, prepare=None, width: int = 1400,
+                     height: int = 1100):
+    """JupyterLab (``tfckpt-lab lab``, everything under ``base``) with notebook ``name`` made of
+    ``cells``, run in Chromium until an output says ``ready``; yields the page.  ``prepare(directory)``
+    runs before the notebook is written (to make its files).  On the way out: the server's home
+    folder is still empty."""
+    nbformat = pytest.importorskip("nbformat")
     directory = base / "tutorial"
-    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], directory, env=lab_env(base))
+    env = lab_env(base)
+    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], directory, env=env)
     try:
-        prefix = _checkpoint(directory)
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
+        if prepare is not None:
+            prepare(directory)
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(nb, str(directory / NOTEBOOK))
-        profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty user-data-dir
-        with sync_api.sync_playwright() as p:
-            context = launch_chromium(p, profile, height=1100)
+        nbformat.write(nb, str(directory / name))
+        context = launch_chromium(p, base / "chromium-profile", width=width, height=height)
+        try:
+            pg = context.new_page()
+            pg.errors = []
+            pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+            # a workspace of its own, so nothing a previous session left open is restored
+            workspace = "tfk-" + os.urandom(4).hex()
+            pg.goto(f"{url}/lab/workspaces/{workspace}/tree/{name}?token={token}",
+                    wait_until="domcontentloaded", timeout=90_000)
+            pg.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=90_000)
+            pg.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=90_000)
             try:
-                pg = context.new_page()
-                pg.errors = []
-                pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-                # a workspace of its own, so nothing a previous session left open is restored
-                workspace = "tfk-widgets-" + os.urandom(4).hex()
-                pg.goto(f"{url}/lab/workspaces/{workspace}/tree/{NOTEBOOK}?token={token}",
-                        wait_until="domcontentloaded", timeout=90_000)
-                pg.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=90_000)
-                pg.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=90_000)
-                try:
-                    _run_all(pg)
-                    pg.locator(".jp-OutputArea-output", has_text="STATE").wait_for(timeout=120_000)
-                    pg.locator(".tfk-hex-grid .tfk-b").first.wait_for(timeout=60_000)
-                    pg.locator(".tfk-bars-svg .tfk-bar").first.wait_for(timeout=60_000)
-                except Exception:
-                    save_screenshot(pg, "browser_widgets_failed.png", base)
-                    raise
-                yield pg, prefix
-            finally:
-                context.close()
+                _accept_kernel_dialog(pg)
+                _dismiss_news(pg)
+                _run_all(pg)
+                pg.locator(".jp-OutputArea-output", has_text=ready).wait_for(timeout=180_000)
+            except Exception:
+                save_screenshot(pg, f"{name}_failed.png", base)
+                raise
+            yield pg
+        finally:
+            context.close()
     finally:
         stop_lab(proc)
-    assert home_snapshot() == home_before, "the browser test wrote into the home folder"
+    assert_home_untouched(env)
+
+
+@pytest.fixture(scope="module")
+def page(playwright, tmp_path_factory):
+    base = tmp_path_factory.mktemp("lab")
+    with _notebook_in_lab(playwright, base, NOTEBOOK, CELLS, "STATE", prepare=_checkpoint) as pg:
+        pg.locator(".tfk-hex-grid .tfk-b").first.wait_for(timeout=60_000)
+        pg.locator(".tfk-bars-svg .tfk-bar").first.wait_for(timeout=60_000)
+        yield pg, str(base / "tutorial" / "work" / "clickme" / "model-7")
 
 
 def _run_all(pg) -> None:
@@ -346,41 +365,19 @@ def _tab(container, title: str):
 
 
 @pytest.fixture(scope="module")
-def theme_page(tmp_path_factory):
-    sync_api = playwright_or_skip("anywidget")
-    nbformat = pytest.importorskip("nbformat")
-    home_before = home_snapshot()
+def theme_page(playwright, tmp_path_factory):
     base = tmp_path_factory.mktemp("theme")
-    directory = base / "tutorial"
-    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], directory, env=lab_env(base))
+    with _notebook_in_lab(playwright, base, THEME_NOTEBOOK, THEME_CELLS, "READY", width=WIDTH, height=1000) as pg:
+        pg.locator(f"{PANEL} .jp-OutputArea .widget-tab").first.wait_for(timeout=60_000)
+        yield pg, base
+
+
+def _accept_kernel_dialog(pg) -> None:
+    """JupyterLab sometimes asks which kernel a new notebook should use: take the one it proposes."""
     try:
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in THEME_CELLS])
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(nb, str(directory / THEME_NOTEBOOK))
-        with sync_api.sync_playwright() as p:
-            context = launch_chromium(p, base / "chromium-profile", width=WIDTH, height=1000)
-            try:
-                pg = context.new_page()
-                pg.errors = []
-                pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-                pg.goto(f"{url}/lab/tree/{THEME_NOTEBOOK}?token={token}", wait_until="domcontentloaded",
-                        timeout=90_000)
-                pg.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=90_000)
-                pg.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=90_000)
-                try:
-                    _dismiss_news(pg)
-                    _run_all(pg)
-                    pg.locator(".jp-OutputArea-output", has_text="READY").wait_for(timeout=180_000)
-                    pg.locator(f"{PANEL} .jp-OutputArea .widget-tab").first.wait_for(timeout=60_000)
-                except Exception:
-                    save_screenshot(pg, "theme_failed.png", base)
-                    raise
-                yield pg, base
-            finally:
-                context.close()
-    finally:
-        stop_lab(proc)
-    assert home_snapshot() == home_before, "the browser test wrote into the home folder"
+        pg.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click(timeout=5_000)
+    except Exception:
+        pass
 
 
 def _dismiss_news(pg) -> None:

@@ -17,14 +17,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import LOOK_JS, home_snapshot, lab_env, launch_chromium, playwright_or_skip, save_screenshot
-from test_notebooks import NOTEBOOKS, ROOT, _execute, _free_port, stop_lab
+from conftest import LOOK_JS, assert_home_untouched, lab_env, launch_chromium, playwright_or_skip, save_screenshot
+from test_notebooks import NOTEBOOKS, ROOT, _execute, _free_port, stop_lab, wait_for_server
 
 VENV = Path(os.environ.get("TFCKPT_LAB_IPYWIDGETS7_VENV", ROOT / ".venv-ipywidgets7"))
 PYTHON = VENV / "bin" / "python"
@@ -131,10 +129,8 @@ ex""",
 ]
 
 
-def _start_notebook6(directory: Path, base: Path):
+def _start_notebook6(directory: Path, env: dict, base: Path):
     port, token = _free_port(), "tfckpt-test-" + os.urandom(6).hex()
-    env = lab_env(base, dict(os.environ, PYTHONPATH=str(ROOT)))
-    env.pop("JUPYTER_PATH", None)
     log_path = base / "notebook6.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
@@ -142,32 +138,22 @@ def _start_notebook6(directory: Path, base: Path):
              "--port-retries=0", f"--NotebookApp.token={token}", f"--notebook-dir={directory}"]
             + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=directory)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"notebook 6 exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url, token
-        except OSError:
-            time.sleep(0.5)
-    stop_lab(proc)
-    raise AssertionError(f"notebook 6 did not answer:\n{log_path.read_text()}")
+    proc.log_path = log_path
+    return proc, wait_for_server(proc, port, token, name="Notebook 6"), token
 
 
 @pytest.mark.browser
 def test_widgets_render_in_classic_notebook6(ipywidgets7_kernel, tmp_path):
     sync_api = playwright_or_skip("anywidget")
     nbformat = pytest.importorskip("nbformat")
-    home_before = home_snapshot()
     directory = tmp_path / "nb"
     directory.mkdir()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, str(directory / NOTEBOOK))
-    proc, url, token = _start_notebook6(directory, tmp_path)
+    env = lab_env(tmp_path, dict(os.environ, PYTHONPATH=str(ROOT)))
+    env.pop("JUPYTER_PATH", None)
+    proc, url, token = _start_notebook6(directory, env, tmp_path)
     try:
         with sync_api.sync_playwright() as p:
             context = launch_chromium(p, tmp_path / "chromium-profile", width=1440, height=1400)
@@ -217,4 +203,4 @@ def test_widgets_render_in_classic_notebook6(ipywidgets7_kernel, tmp_path):
                 context.close()
     finally:
         stop_lab(proc)
-    assert home_snapshot() == home_before, "the test wrote into the home folder"
+    assert_home_untouched(env)

@@ -273,19 +273,24 @@ def start_lab(tfckpt_lab_cmd: list[str], directory: Path, *, env=None, cwd=None,
                               f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0"],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     proc.log_path = log_path
+    return proc, wait_for_server(proc, port, token, timeout=timeout, name="tfckpt-lab lab"), token
+
+
+def wait_for_server(proc, port: int, token: str, *, timeout: float = 90, name: str = "Jupyter") -> str:
+    """Wait until the Jupyter server ``proc`` answers on 127.0.0.1:``port``; return its base URL."""
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"tfckpt-lab lab exited with {proc.returncode}:\n{log_path.read_text()}")
+            raise AssertionError(f"{name} exited with {proc.returncode}:\n{proc.log_path.read_text()}")
         try:
             with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
                 if r.status == 200:
-                    return proc, url, token
+                    return url
         except OSError:
             time.sleep(0.5)
     stop_lab(proc)
-    raise AssertionError(f"JupyterLab did not answer within {timeout} s")
+    raise AssertionError(f"{name} did not answer within {timeout} s:\n{proc.log_path.read_text()}")
 
 
 def stop_lab(proc) -> None:

@@ -4,7 +4,8 @@
         hex: str          the visible window of raw bytes, as hex (never more than MAX_WINDOW bytes)
         window: int       offset of the first byte shown; nbytes: window size; total: file size
         spans: list       [[start, end, kind_index, tip], ...] leaves over the window (region model)
-        kinds: list       [[kind, selected_bg, bg_a, bg_b], ...] Okabe-Ito tints per kind
+        kinds: list       [[kind, selected_bg, bg_a, bg_b], ...] CSS backgrounds per kind: its Okabe-Ito
+                          colour mixed into the page's theme background (palette.tint_css)
         selection: [start, end)   the selected region, outlined
         cursor: int       the picked byte; a click in the browser sets it
         status: str       one line from Python about the selection (what the byte is)
@@ -14,7 +15,9 @@
         legend: [[dtype, colour], ...]; selected: str (a click on a bar sets it); status: str
 
 Both draw only what Python sends (:mod:`tfckpt_lab.views.frontdata`); the
-JavaScript decodes nothing.  This module imports anywidget, so it is imported
+JavaScript decodes nothing.  Their colours follow the page's theme: the CSS below
+uses JupyterLab's ``--jp-*`` variables (with light fallbacks), and a label on a
+coloured bar is black or white, whichever contrasts more with that bar.  This module imports anywidget, so it is imported
 only when a widget is created (``_common.use_front_end`` checks without importing).
 """
 

@@ -3,7 +3,7 @@
 
 Each notebook is executed from its *stripped* source in a fresh kernel, in a temporary
 folder, with TensorFlow cells switched off (one extra run keeps them on, marked ``tf``).
-Run times go to ``tests/artifacts/notebook_times.json``.
+Run times go to ``notebook_times.json`` in the test artifacts folder (``conftest.artifacts_dir``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,7 +27,6 @@ from tfckpt_lab.tutorial import sync
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-ARTIFACTS = Path(__file__).parent / "artifacts"
 TIME_LIMIT = 60.0  # seconds per notebook, as the house style asks
 
 nbformat = pytest.importorskip("nbformat")
@@ -66,8 +66,9 @@ def _execute(path: Path, tmp_path: Path, *, with_tf: bool = False, executed: lis
 
 
 def _record_time(name: str, seconds: float) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    f = ARTIFACTS / "notebook_times.json"
+    from conftest import artifacts_dir
+
+    f = artifacts_dir() / "notebook_times.json"
     try:
         times = json.loads(f.read_text())
     except (OSError, ValueError):
@@ -340,9 +341,21 @@ def test_wheel_in_a_fresh_venv_starts_lab(tmp_path):
     import sysconfig
     import venv
 
+    # Build from a copy of the tracked files: setuptools leaves build/ and *.egg-info where it builds,
+    # and tests write nothing into the checkout.
+    src = tmp_path / "src"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False)
+    names = [n for n in tracked.stdout.decode().split("\0") if n] if tracked.returncode == 0 else []
+    if names:
+        for name in names:
+            if (ROOT / name).is_file():
+                (src / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, src / name)
+    else:  # not a git checkout (an sdist): copy the tree
+        shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv*", "build", "*.egg-info", "__pycache__"))
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(wheels), str(ROOT)], check=True)
+                    "-w", str(wheels), str(src)], check=True)
     (wheel,) = wheels.glob("tfckpt_lab-*.whl")
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from itertools import compress
 
 import numpy as np
 
@@ -75,6 +76,7 @@ class BundleReader:
         self._items: list[tuple[bytes, bytes]] | None = None
         self._entries: dict[bytes, BundleEntry] | None = None
         self._variable_map: dict[str, tuple[tuple[int, ...], int]] | None = None
+        self._columns: tuple[list, list, list] | None = None
         self._entry_cache: dict[bytes, BundleEntry] = {}
         self._data: dict[int, RandomAccessFile] = {}
         self._lock = threading.Lock()
@@ -129,17 +131,17 @@ class BundleReader:
             self._items = None  # the entries hold everything now
         return self._entries
 
-    def variable_map(self) -> dict[str, tuple[tuple[int, ...], int]]:
-        """``{name: (shape, dtype number)}`` of what :meth:`variables` lists, in key order (cached).
+    def variable_columns(self) -> tuple[list[str], list[tuple[int, ...]], list[int]]:
+        """``(names, shapes, dtype numbers)`` of what :meth:`variables` lists, as parallel lists in key order.
 
-        The fast path behind listings: it decodes only names, shapes and dtypes
-        (see :func:`~tfckpt_lab.bundle.entry.summarize_entries`) and builds no
+        The fast path behind listings (cached): it decodes only names, shapes and
+        dtypes (see :func:`~tfckpt_lab.bundle.entry.summarize_entries`) and builds no
         :class:`BundleEntry` objects unless the bundle has partitioned variables.
         """
-        if self._variable_map is None:
+        if self._columns is None:
             if self._entries is not None:
-                with paused_gc():
-                    m = {e.name: (e.shape, e.dtype) for e in self.variables()}
+                vs = self.variables()
+                cols = ([e.name for e in vs], [e.shape for e in vs], [e.dtype for e in vs])
             else:
                 items = self._index_items()
                 with paused_gc():
@@ -149,10 +151,18 @@ class BundleReader:
                         for i in partitioned:
                             e = parse_entry(*items[i], path=self.index_path)
                             hidden.update(encode_slice_key(e.key, s) for s in e.slices)
-                        m = {n: (s, d) for (k, _), n, s, d in zip(items, names, shapes, dts) if k not in hidden}
-                    else:
-                        m = dict(zip(names, zip(shapes, dts)))
-            self._variable_map = m
+                        keep = [k not in hidden for k, _ in items]
+                        names, shapes, dts = (list(compress(c, keep)) for c in (names, shapes, dts))
+                cols = (names, shapes, dts)
+            self._columns = cols
+        return self._columns
+
+    def variable_map(self) -> dict[str, tuple[tuple[int, ...], int]]:
+        """``{name: (shape, dtype number)}`` of what :meth:`variables` lists, in key order (cached)."""
+        if self._variable_map is None:
+            names, shapes, dts = self.variable_columns()
+            with paused_gc():
+                self._variable_map = dict(zip(names, zip(shapes, dts)))
         return self._variable_map
 
     def entry(self, name) -> BundleEntry:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import operator
 import os
 from collections.abc import Mapping
+from itertools import islice
 
 
 from .. import dtypes
@@ -107,20 +109,18 @@ class CheckpointReader(Mapping):
         return self._vars
 
     def _variable_map(self) -> dict[str, tuple[tuple[int, ...], int]]:
-        """``{name: (shape, dtype number)}``: the low-level reader's fast listing when it has one."""
-        fast = getattr(self.bundle, "variable_map", None)
-        if fast is not None:
-            return fast()
-        m = getattr(self, "_slow_variable_map", None)
-        if m is None:
-            m = self._slow_variable_map = {n: (e.shape, e.dtype) for n, e in self._variables().items()}
-        return m
+        """``{name: (shape, dtype number)}``: the low-level reader's fast listing."""
+        return self.bundle.variable_map()
+
+    def _columns(self) -> tuple[list[str], list[tuple[int, ...]], list[int]]:
+        """``(names, shapes, dtype numbers)`` in key order: the low-level reader's fast listing."""
+        return self.bundle.variable_columns()
 
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
         """``{name: shape as a list}``, as TensorFlow's reader answers."""
-        m = self._variable_map()
+        names, shapes, _ = self._columns()
         with paused_gc():
-            return {n: list(s) for n, (s, _) in m.items()}
+            return dict(zip(names, map(list, shapes)))
 
     def get_variable_to_dtype_map(self) -> dict[str, str]:
         """``{name: dtype name}`` with TensorFlow's names (``'float32'``, ``'bfloat16'``, ``'string'``...)."""
@@ -212,9 +212,12 @@ def load_checkpoint(ckpt_dir_or_prefix, *, verify: bool = True) -> CheckpointRea
 def list_variables(ckpt_dir_or_prefix) -> list[tuple[str, list[int]]]:
     """``[(name, shape), ...]`` sorted by name (``tf.train.list_variables``)."""
     with CheckpointReader(ckpt_dir_or_prefix) as r:
-        m = r.get_variable_to_shape_map()
-    with paused_gc():  # 100,000 new tuples; see tfckpt_lab._perf
-        return [(n, m[n]) for n in sorted(m)]
+        names, shapes, _ = r._columns()
+        with paused_gc():  # 100,000 new tuples; see tfckpt_lab._perf
+            if all(map(operator.lt, names, islice(names, 1, None))):  # key order is name order (UTF-8)
+                return list(zip(names, map(list, shapes)))
+            m = r.get_variable_to_shape_map()
+            return [(n, m[n]) for n in sorted(m)]
 
 
 def load_variable(ckpt_dir_or_prefix, name: str):

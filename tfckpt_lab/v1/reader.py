@@ -316,6 +316,11 @@ class V1Reader:
         """``{name: (shape, dtype number)}``, sorted by name."""
         return {n: (t.shape, t.dtype) for n, t in self._tensors.items()}
 
+    def variable_columns(self) -> tuple[list[str], list[tuple[int, ...]], list[int]]:
+        """``(names, shapes, dtype numbers)``, sorted by name."""
+        ts = list(self._tensors.values())
+        return [t.name for t in ts], [t.shape for t in ts], [t.dtype for t in ts]
+
     def entry(self, name) -> V1Entry:
         """The entry of tensor ``name``, with the byte range of its stored value if stored whole.
 

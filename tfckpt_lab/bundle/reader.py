@@ -102,12 +102,23 @@ class BundleReader:
             self._header = h
         return self._header
 
+    format = "v2"
+
     @property
     def num_shards(self) -> int:
         return self.header.num_shards
 
     def data_paths(self) -> list[str]:
+        """The data shards' paths (whether or not they exist)."""
         return [data_path(self.prefix, i, self.num_shards) for i in range(self.num_shards)]
+
+    def table_paths(self) -> list[str]:
+        """The SSTable files of this checkpoint: the ``.index``."""
+        return [self.index_path]
+
+    def meta_path(self) -> str:
+        """Where a ``.meta`` graph saved with this checkpoint would be (it may not exist)."""
+        return self.prefix + ".meta"
 
     def _index_items(self) -> list[tuple[bytes, bytes]]:
         """Every ``(key, value)`` of the index after the header (read once, cached)."""

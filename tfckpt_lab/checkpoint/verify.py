@@ -237,13 +237,12 @@ def verify_checkpoint(prefix) -> VerifyReport:
     padding, the unused metaindex block, gaps), so that any damage is reported.
     Never raises for a damaged checkpoint: every problem goes into the report.
     """
+    from .reader import detect_format
+
     prefix = os.fspath(prefix)
     report = VerifyReport(prefix)
-    if not os.path.exists(prefix + ".index"):
-        from ..v1.reader import v1_files
-
-        if v1_files(prefix):  # no .index but file(s) at the prefix: the older V1 format
-            return _verify_v1(prefix, report)
+    if detect_format(prefix) == "v1":  # no .index but table file(s) at the prefix: the older format
+        return _verify_v1(prefix, report)
     try:
         reader = BundleReader(prefix, verify=True)
     except CheckpointError as exc:  # no footer / index block: nothing else can be located

@@ -58,36 +58,64 @@ _HEADER_TEXT = {
 
 
 def _key_label(key: bytes) -> str:
-    return "(header)" if key == b"" else key_to_name(key)
+    """``(header)``, a tensor's name, or for a slice key (0x00 first) ``name [slice]``."""
+    if key == b"":
+        return "(header)"
+    if key[:1] == b"\x00":
+        from ..bundle.slices import decode_slice_key
+        from ..errors import CheckpointError
+
+        try:
+            raw, s = decode_slice_key(key)
+            return f"{key_to_name(raw)} [{s}]"
+        except CheckpointError:  # not a well-formed slice key: shown as it is
+            pass
+    return key_to_name(key)
 
 
-def index_layout(path) -> FileRegion:
-    """The region tree of one ``.index`` file (or of one V1 checkpoint file, another SSTable).
+def index_layout(path, *, v1=None) -> FileRegion:
+    """The region tree of one ``.index`` file, or of one V1 checkpoint file (another SSTable).
 
     Opening reads the footer and the index block only; each block is read, its
     checksum computed and its entries decoded when its children are first asked for.
+    A V1 file (``file_kind == "v1"``) is recognised by its header entry; ``v1``
+    may pass its open :class:`~tfckpt_lab.v1.V1Reader` (of this file, or of all
+    the shards it belongs to).  Its slice values are ``tensor`` regions.
     """
     path = os.fspath(path)
     table = TableReader(path, verify=False, cache_blocks=0)
     size = table.file.size
-    v1 = not path.endswith(".index") and _is_v1(path)
-    what = "SavedTensorSlices (a V1 checkpoint)" if v1 else "BundleEntryProto"
-    return FileRegion(path, "index", size, value={"data_blocks": table.num_data_blocks},
+    if v1 is None and not path.endswith(".index"):
+        v1 = _v1_reader(path)
+    shard = v1.paths.index(path) if v1 is not None and path in v1.paths else 0
+    what = "SavedTensorSlices (a V1 checkpoint)" if v1 is not None else "BundleEntryProto"
+    role = _Role("v1", v1, shard) if v1 is not None else _Role("data")
+    return FileRegion(path, "v1" if v1 is not None else "index", size, value={"data_blocks": table.num_data_blocks},
                       explanation=f"an SSTable: sorted key -> {what}, in blocks, then the index and footer",
-                      loader=lambda r: _top_regions(table, "v1" if v1 else "data"), record=table)
+                      loader=lambda r: _top_regions(table, role), record=table)
 
 
-def _is_v1(path: str) -> bool:
-    """A table file not named .index whose header entry holds V1's SavedTensorSlices metadata."""
-    from ..v1.reader import is_v1_checkpoint
+def _v1_reader(path: str):
+    """An open V1Reader of this one file if its header entry holds V1's SavedTensorSlices metadata."""
+    from ..errors import CheckpointError
+    from ..v1.reader import V1Reader
 
     try:
-        return is_v1_checkpoint(path)
-    except Exception:  # damaged files are laid out as plain tables
-        return False
+        return V1Reader(path, verify=False)
+    except CheckpointError:  # not V1, or damaged: laid out as a plain table
+        return None
 
 
-def _top_regions(table: TableReader, data_role: str) -> list[Region]:
+class _Role:
+    """What a block's values are: ``data`` (BundleEntryProtos), ``v1`` (SavedTensorSlices), ``index``, ``meta``."""
+
+    __slots__ = ("name", "v1", "shard")
+
+    def __init__(self, name: str, v1=None, shard: int = 0):
+        self.name, self.v1, self.shard = name, v1, shard
+
+
+def _top_regions(table: TableReader, data_role: _Role) -> list[Region]:
     out: list[Region] = []
     for span in table.spans():
         if span.overlaps:
@@ -102,7 +130,7 @@ def _top_regions(table: TableReader, data_role: str) -> list[Region]:
     return out
 
 
-def _block_region(table: TableReader, span: TableSpan, data_role: str) -> Region:
+def _block_region(table: TableReader, span: TableSpan, data_role: _Role) -> Region:
     h = span.handle
     if span.kind == "data_block":
         label = f"data block {span.index}"
@@ -110,8 +138,10 @@ def _block_region(table: TableReader, span: TableSpan, data_role: str) -> Region
                 "(separator in the index block)")
         role = data_role
     else:
-        label, expl, role = _BLOCK_TEXT[span.kind]
-    return Region(span.start, span.end, span.kind, label, {"offset": h.offset, "size": h.size},
+        label, expl, name = _BLOCK_TEXT[span.kind]
+        role = _Role(name)
+    value = {"offset": h.offset, "size": h.size, "trailer": [h.end, span.end]}  # trailer: its byte range
+    return Region(span.start, span.end, span.kind, label, value,
                   f"{expl}; {h.size} bytes + {BLOCK_TRAILER_SIZE}-byte trailer", record=h,
                   loader=lambda r: _block_regions(table, h, role))
 
@@ -144,7 +174,7 @@ def _handle_region(h: BlockHandle, start: int, label: str, expl: str) -> Region:
                   f"{expl}: [{h.offset}, {h.offset + h.size})", children=kids, record=h)
 
 
-def _block_regions(table: TableReader, h: BlockHandle, role: str) -> list[Region]:
+def _block_regions(table: TableReader, h: BlockHandle, role: _Role) -> list[Region]:
     found = table.inspect_block(h)
     trailer = found.trailer
     if trailer is None:  # not even the trailer could be read
@@ -159,7 +189,7 @@ def _block_regions(table: TableReader, h: BlockHandle, role: str) -> list[Region
                           f"block contents that do not parse: {found.error}"))
     else:
         block = found.block
-        handles = [hh for _, hh in table.index_entries] if role == "index" else None
+        handles = [hh for _, hh in table.index_entries] if role.name == "index" else None
         out.extend(_entry_regions(block, h.offset, role, handles))
         out.append(_restart_array(block, h.offset))
         out.append(Region(h.offset + h.size - 4, h.end, "fixed32", "restart count", block.num_restarts,
@@ -190,12 +220,12 @@ def _restart_array(block, base: int) -> Region:
                   "offsets of the entries whose keys are stored whole (for binary search)", children=kids)
 
 
-def _entry_regions(block, base: int, role: str, handles) -> list[Region]:
+def _entry_regions(block, base: int, role: _Role, handles) -> list[Region]:
     out = []
     prev = b""
-    keyed = role in ("data", "v1")
-    what = _VALUE_TEXT[role]
-    header_what = _HEADER_TEXT.get(role, what)
+    keyed = role.name in ("data", "v1")
+    what = _VALUE_TEXT[role.name]
+    header_what = _HEADER_TEXT.get(role.name, what)
     entries = block.entries()
     if handles is not None and len(handles) != len(entries):
         handles = None  # the index block changed under us; its values are shown as plain bytes
@@ -214,11 +244,11 @@ class _EntryParts:
 
     __slots__ = ("e", "prev", "base", "role", "handle")
 
-    def __init__(self, e, prev: bytes, base: int, role: str, handle):
+    def __init__(self, e, prev: bytes, base: int, role: _Role, handle):
         self.e, self.prev, self.base, self.role, self.handle = e, prev, base, role, handle
 
     def __call__(self, _region) -> list[Region]:
-        e, prev, base, role = self.e, self.prev, self.base, self.role
+        e, prev, base, role = self.e, self.prev, self.base, self.role.name
         o1, o2, o3 = base + e.offset, base + e.shared_end, base + e.non_shared_end
         ko, vo = base + e.key_offset, base + e.value_offset
         shared = e.shared
@@ -238,8 +268,7 @@ class _EntryParts:
             value = Region(vo, end, "value", msg, None, f"the value: a serialized {msg}",
                            loader=lambda r: message_regions(e.value, 0, len(e.value), msg, base=vo))
         elif role == "v1":
-            value = Region(vo, end, "value", "SavedTensorSlices", None, "the value: a serialized SavedTensorSlices",
-                           loader=lambda r: message_regions(e.value, 0, len(e.value), "SavedTensorSlices", base=vo))
+            value = self._v1_value(vo, end)
         elif role == "index" and self.handle is not None and self.handle.encoded_length == e.value_length:
             value = _handle_region(self.handle, vo, "block handle", "the data block's location")
         elif role == "index":
@@ -248,3 +277,22 @@ class _EntryParts:
             value = Region(vo, end, "value", "value", e.value, "metaindex value")
         parts.append(value)
         return [r for r in parts if r.end > r.start]
+
+    def _v1_value(self, vo: int, end: int) -> Region:
+        """A V1 value: the header's metadata, or one stored slice (a ``tensor`` region)."""
+        e = self.e
+
+        def load(_r):
+            return message_regions(e.value, 0, len(e.value), "SavedTensorSlices", base=vo)
+
+        stored = self.role.v1.describe_key(e.key, self.role.shard, vo, e.value_length)
+        if stored is None:
+            return Region(vo, end, "value", "SavedTensorSlices", None, "the value: a serialized SavedTensorSlices",
+                          loader=load)
+        whole = all(x.is_full for x in stored.tensor_slice.extents)
+        where = "all of it" if whole else f"slice {stored.tensor_slice}"
+        value = {"name": stored.name, "dtype": stored.dtype_name, "shape": list(stored.shape),
+                 "slice": str(stored.tensor_slice), "offset": vo, "size": e.value_length}
+        return Region(vo, end, "tensor", stored.name, value,
+                      f"{stored.name!r} ({where}): {stored.dtype_name} {list(stored.shape)}, a serialized "
+                      "SavedTensorSlices whose TensorProto holds the values", record=stored, loader=load)

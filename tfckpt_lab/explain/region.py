@@ -16,7 +16,8 @@ import bisect
 import html
 from typing import Any, Callable, Iterator
 
-__all__ = ["Region", "FileRegion", "innermost_region", "region_path", "leaves", "leaves_between", "check_tiling"]
+__all__ = ["Region", "FileRegion", "innermost_region", "region_path", "leaves", "leaves_between", "check_tiling",
+           "short_value"]
 
 
 class Region:
@@ -125,7 +126,7 @@ class Region:
     # -- output ---------------------------------------------------------------
     def describe(self) -> str:
         """``[start, end) kind label = value -- explanation`` on one line."""
-        v = "" if self.value is None else f" = {_short(self.value)}"
+        v = "" if self.value is None else f" = {short_value(self.value)}"
         e = f" -- {self.explanation}" if self.explanation else ""
         return f"[{self.start}, {self.end}) {self.kind} {self.label}{v}{e}"
 
@@ -158,7 +159,7 @@ class Region:
         kids = self.children
         rows = "".join(
             f"<tr><td>{c.start}</td><td>{c.end}</td><td>{html.escape(c.kind)}</td>"
-            f"<td><code>{html.escape(c.label)}</code></td><td>{html.escape(_short(c.value))}</td>"
+            f"<td><code>{html.escape(c.label)}</code></td><td>{html.escape(short_value(c.value))}</td>"
             f"<td>{html.escape(c.explanation)}</td></tr>" for c in kids[:100])
         more = f"<tr><td colspan=6>... {len(kids) - 100} more</td></tr>" if len(kids) > 100 else ""
         return (f"<b>{html.escape(self.kind)}</b> <code>{html.escape(self.label)}</code> "
@@ -290,7 +291,12 @@ def check_tiling(tree: Region) -> None:
         stack.extend(kids)
 
 
-def _short(value, limit: int = 60) -> str:
+def short_value(value, limit: int = 60) -> str:
+    """A region's value as at most ``limit`` characters of text (bytes as their repr), for display.
+
+    >>> short_value(b"abc"), short_value("x" * 70, 10)
+    ("b'abc'", 'xxxxxxx...')
+    """
     if value is None:
         return ""
     if isinstance(value, (bytes, bytearray)):
@@ -313,3 +319,6 @@ def _jsonable(value):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return str(value)
+
+
+_short = short_value  # the old private name, kept for code written against it

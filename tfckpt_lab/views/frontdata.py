@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from ..explain.region import _short, leaves_between
+from ..explain.region import leaves_between, short_value
 from .palette import GREY, dtype_color, kind_color
 
 __all__ = ["hex_window", "shard_spans", "tint", "MAX_WINDOW"]
@@ -37,7 +37,7 @@ def tint(hex_color: str, amount: float) -> str:
 
 
 def _tip(r) -> str:
-    v = "" if r.value is None else f" = {_short(r.value, 40)}"
+    v = "" if r.value is None else f" = {short_value(r.value, 40)}"
     return f"[{r.start}, {r.end}) {r.kind} {r.label}{v}"
 
 
@@ -73,13 +73,15 @@ def hex_window(tree, start: int = 0, nbytes: int = 512, *, width: int = 16) -> d
 def shard_spans(trees) -> dict:
     """Every data shard's top-level regions (tensors and unreferenced bytes) as bars.
 
-    ``trees``: data-shard region trees (``file_kind == "data"``), in shard order.
+    ``trees``: region trees of the files holding tensors (:func:`tfckpt_lab.explain.tensor_files`), in order.
     """
+    from ..explain import tensor_map
+
     dtypes: list[str] = []
     shards, spans = [], []
     for row, tree in enumerate(trees):
         shards.append([os.path.basename(tree.path), tree.end])
-        for r in tree.children:
+        for r in tensor_map(tree):
             if r.kind == "tensor":
                 dt = r.value["dtype"]
                 if dt not in dtypes:

@@ -80,9 +80,9 @@ def region_html(region) -> str:
     """One region's range, kind, value and explanation as a short HTML block."""
     if region is None:
         return "<i>nothing selected</i>"
-    from ..explain.region import _short
+    from ..explain.region import short_value
 
-    value = "" if region.value is None else f"<br><b>value</b>: <code>{html.escape(_short(region.value, 200))}</code>"
+    value = "" if region.value is None else f"<br><b>value</b>: <code>{html.escape(short_value(region.value, 200))}</code>"
     swatch = (f'<span style="display:inline-block;width:10px;height:10px;background:{kind_color(region.kind)};'
               f'margin-right:4px"></span>')
     return (f"<div>{region_breadcrumb_html(region)}<br>{swatch}<b>{html.escape(region.kind)}</b> "

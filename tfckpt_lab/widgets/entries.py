@@ -84,8 +84,8 @@ class EntriesTable(StaticFallback, w.VBox):
             col = self.sort_by
             if col == "shape":
                 sort_key = lambda r: (len(r["shape"]), r["shape"])  # noqa: E731
-            elif col in ("shard",):
-                sort_key = lambda r: -1 if r["shard"] is None else r["shard"]  # noqa: E731
+            elif col in ("shard", "offset", "size", "crc32c"):  # None (V1, partitioned) sorts first
+                sort_key = lambda r: -1 if r[col] is None else r[col]  # noqa: E731
             else:
                 sort_key = lambda r: r[col]  # noqa: E731
             rows.sort(key=lambda r: (sort_key(r), r["name"]), reverse=not self.ascending)
@@ -129,7 +129,7 @@ class EntriesTable(StaticFallback, w.VBox):
             shard = "(partitioned)" if r["slices"] else r["shard"]
             body.append(f"<tr{style}><td><code>{html.escape(r['name'])}</code></td><td>{r['dtype']}</td>"
                         f"<td>{r['shape']}</td><td>{shard}</td><td>{r['offset']}</td><td>{r['size']}</td>"
-                        f"<td>{r['crc32c']:#010x}</td></tr>")
+                        f"<td>{'' if r['crc32c'] is None else format(r['crc32c'], '#010x')}</td></tr>")
         status = (f"<div>{self.num_matching} of {len(self.rows)} entries, page {self.page + 1} of "
                   f"{self.num_pages}</div>") if with_status else ""
         return f"{status}<table><tr>{head}</tr>{''.join(body)}</table>"

@@ -43,7 +43,8 @@ from .entry import (
 )
 from .naming import data_path, index_path
 from .slices import encode_slice_key
-from .tensor_bytes import decode_strings
+from .chunks import crc_of_range, read_with_crc
+from .tensor_bytes import StringLengthScan, check_variant_bytes, decode_strings
 
 __all__ = ["BundleReader"]
 
@@ -316,18 +317,69 @@ class BundleReader:
             return arr.reshape(e.shape)
         out = np.empty(count, dtype=dt)
         raw = out.view(np.uint8)
-        if e.size:
+        if verify:  # read and checksum in chunks, the next chunk read while this one is checksummed
+            self._compare_crc(e, f, read_with_crc(f, e.offset, raw))
+        elif e.size:
             f.readinto(e.offset, raw)
-        if verify:
-            actual = crc32c_extend(0, raw)
-            stored = unmask_crc(e.crc32c)
-            if actual != stored:
-                raise ChecksumMismatchError(
-                    f"tensor {e.name!r} checksum mismatch (stored {stored:#010x}, computed {actual:#010x})",
-                    path=f.path, offset=e.offset, end=e.offset + e.size)
         if big:
             out = out.byteswap()
         return out.reshape(e.shape)
+
+    def _compare_crc(self, e: BundleEntry, f: RandomAccessFile, actual: int) -> None:
+        stored = unmask_crc(e.crc32c)
+        if actual != stored:
+            raise ChecksumMismatchError(
+                f"tensor {e.name!r} checksum mismatch (stored {stored:#010x}, computed {actual:#010x})",
+                path=f.path, offset=e.offset, end=e.offset + e.size)
+
+    def check_tensor(self, name_or_entry) -> None:
+        """Check one stored tensor as ``read_tensor(verify=True)`` would, without building its value.
+
+        The same errors, raised for the same reasons, but the bytes are read in
+        bounded chunks and only checksummed (:func:`~tfckpt_lab.bundle.chunks.crc_of_range`),
+        so checking a 10 GiB tensor takes a few MiB of memory.  String tensors
+        are walked the same way (:class:`~tfckpt_lab.bundle.tensor_bytes.StringLengthScan`).
+        Variant tensors are checked with
+        :func:`~tfckpt_lab.bundle.tensor_bytes.check_variant_bytes`; a partitioned
+        variable is assembled from its pieces (which are entries of their own).
+        """
+        e = name_or_entry if isinstance(name_or_entry, BundleEntry) else self.entry(name_or_entry)
+        if e.slices:
+            self._assemble(e, True)
+            return
+        if e.dtype == dtypes.DT_VARIANT:  # no numpy value, but its bytes carry checksums all the same
+            f = self._check_range(e)
+            check_variant_bytes(f.pread(e.offset, e.size), e.num_elements, base=e.offset, path=f.path,
+                                expected_crc=unmask_crc(e.crc32c))
+            return
+        dt = self._numpy_dtype(e)
+        self._check_shape(e, dt)
+        f = self._check_range(e)
+        if dt != object:
+            if e.num_elements * dt.itemsize != e.size:
+                raise MalformedError(
+                    f"tensor {e.name!r}: shape {list(e.shape)} of {e.dtype_name} needs "
+                    f"{e.num_elements * dt.itemsize} bytes but the entry says {e.size}", path=self.index_path)
+            self._compare_crc(e, f, crc_of_range(f, e.offset, e.size))
+            return
+        scan = StringLengthScan(lambda o, n: f.pread(e.offset + o, n), e.num_elements, e.size, path=f.path,
+                                base=e.offset).run()
+        length_crc = f.pread(e.offset + scan.end, 4)
+        stored = unmask_crc(int.from_bytes(length_crc, "little"))
+        if stored != scan.crc:
+            raise ChecksumMismatchError(
+                f"string length checksum mismatch (stored {stored:#010x}, computed {scan.crc:#010x})",
+                path=f.path, offset=e.offset + scan.end, end=e.offset + scan.end + 4)
+        data_start = scan.end + 4
+        if data_start + scan.total != e.size:
+            pos = data_start + scan.total
+            raise MalformedError(f"string tensor's elements end at byte {pos} of its {e.size} stored bytes",
+                                 path=f.path, offset=e.offset + min(pos, e.size), end=e.offset + e.size)
+        crc = crc_of_range(f, e.offset + data_start, scan.total, crc32c_extend(scan.crc, length_crc))
+        actual, expected = crc, unmask_crc(e.crc32c)
+        if actual != expected:
+            raise ChecksumMismatchError(f"tensor checksum mismatch (stored {expected:#010x}, computed {actual:#010x})",
+                                        path=f.path, offset=e.offset, end=e.offset + e.size)
 
     def _assemble(self, e: BundleEntry, verify: bool) -> np.ndarray:
         dt = self._numpy_dtype(e)

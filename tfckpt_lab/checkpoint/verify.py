@@ -22,9 +22,6 @@ from dataclasses import dataclass, field
 from ..bundle.entry import HEADER_KEY, parse_entry, parse_header
 from ..bundle.naming import DATA_SUFFIX_RE, data_path
 from ..bundle.reader import BundleReader
-from ..bundle.tensor_bytes import check_variant_bytes
-from ..codecs import unmask_crc
-from ..dtypes import DT_VARIANT
 from ..errors import CheckpointError
 from ..sstable.format import BLOCK_TRAILER_SIZE, FOOTER_SIZE
 
@@ -272,22 +269,82 @@ def verify_checkpoint(prefix) -> VerifyReport:
             return _dedupe(report)
         present = _check_shards_present(prefix, header.num_shards, report)
         _check_data_coverage(reader, entries, header.num_shards, present, report)
+        same, skipped = _overlap_plan(reader, entries, header.num_shards, present)
+        verdicts: dict[tuple, tuple[str, CheckpointError | None]] = {}
         for e in entries:
+            if id(e) in skipped:
+                report.problems.append(Problem(
+                    reader.data_file(e.shard_id).path, e.offset, e.end, "MalformedError",
+                    f"tensor {e.name!r} not checked: its bytes overlap bytes already checked for other "
+                    "tensors (see the overlap reported above), and re-reading them once per overlapping "
+                    "tensor could take without end"))
+                continue
             try:
                 if e.slices:  # its pieces are checked as entries of their own; here, how they fit together
-                    reader.read_tensor(e, verify=True)
+                    reader.check_tensor(e)
                     continue
-                if e.dtype == DT_VARIANT:  # no numpy value, but its bytes carry checksums all the same
-                    check_variant_bytes(reader.read_raw(e), e.num_elements, base=e.offset,
-                                        path=reader.data_file(e.shard_id).path,
-                                        expected_crc=unmask_crc(e.crc32c))
+                key = same.get(id(e))
+                if key is not None and key in verdicts:  # the same bytes and checksum as a tensor checked before
+                    first, bad = verdicts[key]
+                    if bad is not None:
+                        report.problems.append(Problem(bad.path, bad.offset, bad.end, type(bad).__name__,
+                                                       f"tensor {e.name!r} has the same bytes and checksum as "
+                                                       f"{first!r}: {bad.message}"))
+                        continue
                 else:
-                    reader.read_tensor(e, verify=True)
+                    try:
+                        reader.check_tensor(e)  # bounded memory, whatever the size
+                    except CheckpointError as exc:
+                        if key is not None:
+                            verdicts[key] = (e.name, exc)
+                        raise
+                    if key is not None:
+                        verdicts[key] = (e.name, None)
+                    report.bytes_checked += e.size
                 report.tensors_checked += 1
-                report.bytes_checked += e.size
             except CheckpointError as exc:
                 report.problems.append(Problem.from_error(exc))
     return _dedupe(report)
+
+
+def _overlap_plan(reader, entries, num_shards: int, present: set[int]):
+    """Which tensors share bytes, and which to leave unchecked so that no byte is read again and again.
+
+    TensorFlow never writes two tensors over the same bytes (the coverage check
+    reports it).  A hostile index can point thousands of entries at the same
+    gigabyte, so: entries with the same bytes, dtype, shape and checksum get one
+    check between them (``same`` maps each to a shared key), and in each shard the
+    bytes re-read for partly overlapping entries may add up to at most the shard's
+    size (so verify reads at most about twice what the files hold); entries past
+    that budget are ``skipped`` and reported.
+    """
+    same: dict[int, tuple] = {}
+    skipped: set[int] = set()
+    by_shard: dict[int, list] = {}
+    for e in entries:
+        if not e.slices and e.size and e.shard_id in present and 0 <= e.shard_id < num_shards:
+            by_shard.setdefault(e.shard_id, []).append(e)
+    for shard, es in by_shard.items():
+        try:
+            budget = reader.data_file(shard).size
+        except CheckpointError:
+            continue
+        checked_until = 0
+        firsts: set[tuple] = set()
+        for e in sorted(es, key=lambda e: (e.offset, e.size)):
+            key = (shard, e.offset, e.size, e.crc32c, e.dtype, e.shape)
+            if key in firsts:
+                same[id(e)] = key
+                continue
+            again = max(0, min(e.end, checked_until) - e.offset)
+            if again > budget:
+                skipped.add(id(e))
+                continue
+            budget -= again
+            firsts.add(key)
+            same[id(e)] = key
+            checked_until = max(checked_until, e.end)
+    return same, skipped
 
 
 def _verify_v1(prefix: str, report: VerifyReport) -> VerifyReport:

@@ -37,8 +37,10 @@ def run(args) -> int:
             for depth, r in enumerate(chain):
                 print("  " * depth + r.describe())
         return 0
-    if args.json:
-        json.dump(tree.to_dict(max_depth=args.depth), sys.stdout)
+    if args.json:  # written as it is built: bounded memory however many regions there are
+        write = sys.stdout.write
+        for piece in tree.iter_json(max_depth=args.depth):
+            write(piece)
         print()
         return 0
     print(tree.format_tree(max_depth=2 if args.depth is None else args.depth, max_children=args.max_children))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 
-from ..bundle.entry import key_to_name
+from ..bundle.entry import key_to_name, keys_to_names
 from ..codecs import unmask_crc
 from ..sstable.format import (
     BLOCK_TRAILER_SIZE,
@@ -221,34 +221,36 @@ def _restart_array(block, base: int) -> Region:
 
 
 def _entry_regions(block, base: int, role: _Role, handles) -> list[Region]:
-    out = []
-    prev = b""
     keyed = role.name in ("data", "v1")
-    what = _VALUE_TEXT[role.name]
-    header_what = _HEADER_TEXT.get(role.name, what)
+    what = ", value = " + _VALUE_TEXT[role.name]
+    header_what = ", value = " + _HEADER_TEXT.get(role.name, _VALUE_TEXT[role.name])
     entries = block.entries()
     if handles is not None and len(handles) != len(entries):
         handles = None  # the index block changed under us; its values are shown as plain bytes
-    for i, e in enumerate(entries):
-        key = e.key
-        label = _key_label(key) if keyed else key_to_name(key)
-        out.append(Region(base + e.offset, base + e.end, "entry", label, None,
-                          f"entry: key {label!r}, value = {header_what if key == b'' else what}", record=e,
-                          loader=_EntryParts(e, prev, base, role, handles[i] if handles else None)))
-        prev = key
-    return out
+    labels = keys_to_names([e.key for e in entries])
+    if keyed:  # the header and slice keys get readable labels
+        labels = [_key_label(e.key) if not e.key or e.key[0] == 0 else label for e, label in zip(entries, labels)]
+    parts = _EntryParts(entries, base, role, handles)  # one loader for the block's entries
+    return [Region(base + e.offset, base + e.value_offset + len(e.value), "entry", label, None,
+                   "entry: key " + repr(label) + (header_what if not e.key else what), record=e, loader=parts)
+            for e, label in zip(entries, labels)]
 
 
 class _EntryParts:
-    """Builds one entry's field regions on demand (a small object, cheaper than a closure per entry)."""
+    """Builds an entry region's field regions when it is first opened (one of these per block)."""
 
-    __slots__ = ("e", "prev", "base", "role", "handle")
+    def __init__(self, entries, base: int, role: _Role, handles):
+        self.entries, self.base, self.role, self.handles = entries, base, role, handles
+        self._index: dict[int, int] | None = None
 
-    def __init__(self, e, prev: bytes, base: int, role: _Role, handle):
-        self.e, self.prev, self.base, self.role, self.handle = e, prev, base, role, handle
-
-    def __call__(self, _region) -> list[Region]:
-        e, prev, base, role = self.e, self.prev, self.base, self.role.name
+    def __call__(self, region) -> list[Region]:
+        if self._index is None:
+            self._index = {e.offset: i for i, e in enumerate(self.entries)}
+        i = self._index[region.record.offset]
+        e = self.entries[i]
+        prev = self.entries[i - 1].key if i else b""
+        handle = self.handles[i] if self.handles else None
+        base, role = self.base, self.role.name
         o1, o2, o3 = base + e.offset, base + e.shared_end, base + e.non_shared_end
         ko, vo = base + e.key_offset, base + e.value_offset
         shared = e.shared
@@ -268,9 +270,9 @@ class _EntryParts:
             value = Region(vo, end, "value", msg, None, f"the value: a serialized {msg}",
                            loader=lambda r: message_regions(e.value, 0, len(e.value), msg, base=vo))
         elif role == "v1":
-            value = self._v1_value(vo, end)
-        elif role == "index" and self.handle is not None and self.handle.encoded_length == e.value_length:
-            value = _handle_region(self.handle, vo, "block handle", "the data block's location")
+            value = self._v1_value(e, vo, end)
+        elif role == "index" and handle is not None and handle.encoded_length == e.value_length:
+            value = _handle_region(handle, vo, "block handle", "the data block's location")
         elif role == "index":
             value = Region(vo, end, "value", "value", None, "not exactly one block handle")
         else:
@@ -278,10 +280,8 @@ class _EntryParts:
         parts.append(value)
         return [r for r in parts if r.end > r.start]
 
-    def _v1_value(self, vo: int, end: int) -> Region:
+    def _v1_value(self, e, vo: int, end: int) -> Region:
         """A V1 value: the header's metadata, or one stored slice (a ``tensor`` region)."""
-        e = self.e
-
         def load(_r):
             return message_regions(e.value, 0, len(e.value), "SavedTensorSlices", base=vo)
 

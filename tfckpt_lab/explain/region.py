@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import html
+import json
 from typing import Any, Callable, Iterator
 
 __all__ = ["Region", "FileRegion", "innermost_region", "region_path", "leaves", "leaves_between", "check_tiling",
@@ -140,6 +141,60 @@ class Region:
             d["children"] = []
             d["truncated"] = bool(self.children)
         return d
+
+    def iter_json(self, max_depth: int | None = None) -> Iterator[str]:
+        """:meth:`to_dict` as JSON text, piece by piece, in bounded memory (what ``layout --json`` prints).
+
+        Children not built yet are built for the walk and let go after it, so a
+        tree of millions of regions is written holding only the path from the
+        root to the current region (and each ancestor's list of children).
+
+        >>> root = Region(0, 2, "file", children=[Region(0, 2, "x", "a", b"\\x00")])
+        >>> "".join(root.iter_json()) == json.dumps(root.to_dict())
+        True
+        """
+        text = json.encoder.encode_basestring_ascii  # what json.dumps does to a str, without its overhead
+
+        def value(v) -> str:
+            t = type(v)
+            if t is int:
+                return str(v)
+            if t is str:
+                return text(v)
+            return "null" if v is None else json.dumps(_jsonable(v))
+
+        def open_(r: Region, depth):
+            head = (f'{{"start": {r.start}, "end": {r.end}, "kind": {text(r.kind)}, "label": {text(r.label)}, '
+                    f'"value": {value(r.value)}, "explanation": {text(r.explanation)}, "children": [')
+            kids = r._children if r._children is not None else (r._loader(r) if r._loader is not None else [])
+            if depth is None or depth > 0:
+                return head, iter(kids), None if depth is None else depth - 1
+            return head + f'], "truncated": {"true" if kids else "false"}}}', None, None
+
+        head, kids, depth = open_(self, max_depth)
+        if kids is None:
+            yield head
+            return
+        out = [head]  # pieces are handed out a few thousand at a time
+        stack = [[kids, depth, False]]
+        while stack:
+            top = stack[-1]
+            child = next(top[0], None)
+            if child is None:
+                stack.pop()
+                out.append("]}")
+                continue
+            if top[2]:
+                out.append(", ")
+            top[2] = True
+            head, kids, depth = open_(child, top[1])
+            out.append(head)
+            if kids is not None:
+                stack.append([kids, depth, False])
+            if len(out) > 4096:
+                yield "".join(out)
+                out = []
+        yield "".join(out)
 
     def format_tree(self, max_depth: int = 2, max_children: int = 20, _indent: str = "") -> str:
         """An indented text outline (what ``tfckpt-lab layout`` prints)."""

@@ -238,7 +238,8 @@ class Block:
         if self._entries is None:
             items, bounds = self.scan(record=True)
             restarts = set(self.restarts)
-            self._entries = [BlockEntry(k, v, start, p1, p2, ko, vo, start in restarts)
+            new = tuple.__new__  # what BlockEntry(...) does, without its Python-level __new__
+            self._entries = [new(BlockEntry, (k, v, start, p1, p2, ko, vo, start in restarts))
                              for (k, v), (start, p1, p2, ko, vo) in zip(items, bounds)]
         return self._entries
 

@@ -174,3 +174,16 @@ def test_chunked_reads_and_crcs_agree_with_one_pass(tmp_path, monkeypatch, two_t
         assert chunks.crc_of_range(f, 0, 10, crc32c(b"x")) == crc32c(b"x" + data[:10])
         with pytest.raises(TruncatedError):  # a range past the end fails, from whichever thread read it
             chunks.read_with_crc(f, len(data) - 5 * MiB, np.empty(6 * MiB, np.uint8))
+
+
+def test_file_region_reads_a_window_of_a_big_file_not_all_of_it(tmp_path):
+    from tfckpt_lab.explain import layout
+
+    prefix = str(tmp_path / "w")
+    tl.write_bundle(prefix, {"w": np.arange(4, dtype=np.float32)})
+    shard = prefix + ".data-00000-of-00001"
+    with open(shard, "r+b") as f:
+        f.truncate(64 * MiB)  # a big shard: 16 bytes of tensor, the rest unreferenced
+    tree = layout(shard)
+    assert tree.read(4, 8) == np.float32(1).tobytes() and tree.read(64 * MiB - 2) == b"\0\0"
+    assert tree._data is None  # nothing kept

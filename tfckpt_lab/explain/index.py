@@ -227,12 +227,17 @@ def _entry_regions(block, base: int, role: _Role, handles) -> list[Region]:
     entries = block.entries()
     if handles is not None and len(handles) != len(entries):
         handles = None  # the index block changed under us; its values are shown as plain bytes
-    labels = keys_to_names([e.key for e in entries])
-    if keyed:  # the header and slice keys get readable labels
-        labels = [_key_label(e.key) if not e.key or e.key[0] == 0 else label for e, label in zip(entries, labels)]
+    keys = [e[0] for e in entries]
+    labels = keys_to_names(keys)
+    if keyed:  # the header and slice keys (0x00 first: they sort first) get readable labels
+        i = 0
+        while i < len(keys) and keys[i][:1] in (b"", b"\x00"):
+            labels[i] = _key_label(keys[i])
+            i += 1
     parts = _EntryParts(entries, base, role, handles)  # one loader for the block's entries
-    return [Region(base + e.offset, base + e.value_offset + len(e.value), "entry", label, None,
-                   "entry: key " + repr(label) + (header_what if not e.key else what), record=e, loader=parts)
+    # (BlockEntry fields by position: key, value, offset, shared_end, non_shared_end, key_offset, value_offset)
+    return [Region(base + e[2], base + e[6] + len(e[1]), "entry", label, None,
+                   f"entry: key {label!r}{what if e[0] else header_what}", record=e, loader=parts)
             for e, label in zip(entries, labels)]
 
 

@@ -223,6 +223,9 @@ class Region:
                    f"<th>meaning</th></tr>{rows}{more}</table>" if kids else ""))
 
 
+_KEEP_WHOLE = 4 << 20  # files up to this size are read once by FileRegion.read
+
+
 class FileRegion(Region):
     """The root of a file's tree: a :class:`Region` that also knows its file.
 
@@ -242,11 +245,16 @@ class FileRegion(Region):
         self._data = None
 
     def read(self, start: int = 0, end: int | None = None) -> bytes:
-        """The file's raw bytes ``[start, end)`` (read once, then kept)."""
-        if self._data is None:
+        """The file's raw bytes ``[start, end)``: a small file is read once and kept, a big one by range."""
+        if self._data is None and self.end <= _KEEP_WHOLE:
             with open(self.path, "rb") as f:
-                self._data = f.read()
-        return self._data[start:end]
+                self._data = f.read(_KEEP_WHOLE + 1)
+        if self._data is not None:
+            return self._data[start:end]
+        start, end = slice(start, end).indices(self.end)[:2]
+        with open(self.path, "rb") as f:  # a 10 GiB shard is never read whole to show a window of it
+            f.seek(start)
+            return f.read(max(0, end - start))
 
     def find_tensor(self, name: str) -> "Region | None":
         """The region of tensor (or index entry) ``name``, without expanding the whole tree."""

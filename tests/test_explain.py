@@ -241,3 +241,20 @@ def test_bundle_entry_fields_carry_their_descriptors(tmp_path):
     assert [f.record.full_name for f in fields] == [
         BundleEntryProto.DESCRIPTOR.fields_by_name[n].full_name for n in ("dtype", "shape", "size", "crc32c")]
     assert "DT_FLOAT (float32)" in fields[0].children[1].explanation
+
+
+def test_element_values_are_the_readers_big_endian_included(tmp_path):
+    """Element regions show what the reader decodes (a big-endian bundle's bytes are swapped, as read_tensor does)."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from hostile_cases import DT_FLOAT, entry, header, write
+
+    from tfckpt_lab.codecs import crc32c, mask_crc
+
+    raw = np.arange(3, dtype=">f4").tobytes()
+    prefix = write(str(tmp_path / "be"), {b"w": entry(DT_FLOAT, (3,), 0, 0, 12, mask_crc(crc32c(raw)))},
+                   hdr=header(endianness=1), data=raw)
+    tree = layout(prefix + ".data-00000-of-00001")
+    assert [c.value for c in tree.find_tensor("w").children] == [0.0, 1.0, 2.0]
+    assert "big-endian" in tree.find_tensor("w").children[1].explanation

@@ -101,8 +101,11 @@ def _element_parts(reader: BundleReader, e) -> list[Region]:
     dt = e.numpy_dtype()
     if dt is None or dt == object or dt.itemsize * e.num_elements != e.size:
         return []
-    raw = reader.read_raw(e)
-    values = np.frombuffer(raw, dtype=dt.newbyteorder("<") if dt.itemsize > 1 else dt)
+    try:  # the values as the reader decodes them (byte order included), not a second decoder
+        values = reader.read_tensor(e, verify=False).reshape(-1)
+    except CheckpointError:
+        return []
+    order = "big-endian" if reader.header.endianness == "big" and dt.itemsize > 1 else "little-endian"
     shape = e.shape
     out = []
     w = dt.itemsize
@@ -112,7 +115,7 @@ def _element_parts(reader: BundleReader, e) -> list[Region]:
         shown = v.item() if dt.kind in "biufc" else float(v)
         out.append(Region(e.offset + i * w, e.offset + (i + 1) * w, "element",
                           f"{e.name}[{', '.join(map(str, idx))}]", shown,
-                          f"element {i} (row-major) of {e.name!r}: {e.dtype_name}, {w} byte(s), little-endian"))
+                          f"element {i} (row-major) of {e.name!r}: {e.dtype_name}, {w} byte(s), {order}"))
     return out
 
 

@@ -5,17 +5,20 @@
 
 Every contender works on the same files, in the same process (TensorFlow is
 imported once, before anything is timed), with the page cache warm for all of
-them (each file is read once before its first timing).  Each measurement is
-the median of ``--reps`` repetitions; the contenders take turns inside each
-repetition so that noise from other processes on the machine hits them alike.
-Memory and import time are measured in fresh subprocesses.
+them (each file is read once before its first timing).  The contenders take
+turns inside each of ``--reps`` repetitions, so that noise from other processes
+on the machine hits them alike; a ratio is computed within each repetition and
+the table gives its median and its best (the smallest).  Memory and import time
+are measured in fresh subprocesses.
 
 Cases (full size; ``--quick`` shrinks them about 8x):
 
 * read-all   -- every tensor of a 512 MiB checkpoint (64 float32 tensors of 8 MiB)
+* verify     -- ``verify_checkpoint`` of the same checkpoint (every checksum, every byte)
 * write      -- the same 64 tensors
 * open+get   -- open a 100,000-entry checkpoint and read one tensor
 * list       -- open it and list every variable with its shape
+* layout     -- the region tree of its ``.index``, every block expanded to its entries
 * peak RSS   -- read one 8 MiB tensor from a 1 GiB checkpoint (fresh process)
 * import     -- ``import tfckpt_lab`` vs ``import tensorflow`` (fresh processes)
 
@@ -56,13 +59,29 @@ HAVE_TF = importlib.util.find_spec("tensorflow") is not None
 
 # -- helpers -------------------------------------------------------------------
 
-def median_times(contenders: dict, reps: int, before=None) -> dict[str, float]:
-    """Median wall time of each callable; contenders take turns within each repetition.
+class Timing(dict):
+    """``{contender: [seconds per counted repetition]}`` with medians, bests and per-repetition ratios."""
+
+    def median(self, name):
+        return statistics.median(self[name]) if self.get(name) else None
+
+    def best(self, name):
+        return min(self[name]) if self.get(name) else None
+
+    def ratios(self, a, b):
+        """``a / b`` within each repetition (both ran back to back, under the same load)."""
+        if not self.get(a) or not self.get(b):
+            return None
+        return [x / y for x, y in zip(self[a], self[b]) if y > 0]
+
+
+def time_contenders(contenders: dict, reps: int, before=None) -> Timing:
+    """Wall time of each callable over ``reps`` repetitions; contenders take turns within each one.
 
     One untimed warm-up round comes first: the first write after allocating the
     tensors was 5-10x slower than the rest for every contender, whoever went first.
     """
-    times: dict[str, list[float]] = {k: [] for k in contenders}
+    times = Timing({k: [] for k in contenders})
     for rep in range(reps + 1):  # repetition 0 warms up every contender and is not counted
         for name, fn in contenders.items():
             if before is not None:
@@ -72,7 +91,7 @@ def median_times(contenders: dict, reps: int, before=None) -> dict[str, float]:
             fn()
             if rep:
                 times[name].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times
 
 
 def warm(paths) -> None:
@@ -126,20 +145,25 @@ def bench_read(tmp, tensors, reps, tf):
             r.get_tensor(n, verify=False, copy=False)
         r.close()
 
+    def ours_verify_checkpoint():
+        from tfckpt_lab.checkpoint.verify import verify_checkpoint
+
+        assert verify_checkpoint(prefix).ok
+
     def raw():
         with open(data, "rb", buffering=0) as f:
             for s in sizes:
                 f.readinto(np.empty(s, np.uint8))
 
     c = {"ours verify": ours_verify, "ours no-verify": ours_noverify,
-         "ours zero-copy view": ours_view, "raw read": raw}
+         "ours zero-copy view": ours_view, "ours verify_checkpoint": ours_verify_checkpoint, "raw read": raw}
     if tf is not None:
         def tf_read():
             r = tf.train.load_checkpoint(prefix)
             for n in names:
                 r.get_tensor(n)
         c["tf"] = tf_read
-    t = median_times(c, reps)
+    t = time_contenders(c, reps)
     shutil.rmtree(os.path.dirname(prefix))
     return t
 
@@ -170,7 +194,7 @@ def bench_write(tmp, tensors, reps, tf):
             tf.raw_ops.SaveV2(prefix=os.path.join(d, "tf"), tensor_names=names,
                               shape_and_slices=[""] * len(names), tensors=tf_tensors)
         c["tf"] = tf_write
-    t = median_times(c, reps, before=clean)
+    t = time_contenders(c, reps, before=clean)
     if tf is not None:  # same bytes as TensorFlow's, for the record
         ours()
         c["tf"]()
@@ -200,15 +224,22 @@ def bench_many(tmp, n_entries, reps, tf):
     def ours_list_variables():
         tl.list_variables(prefix)
 
+    def ours_layout():  # the region tree with every block expanded to its entries, and one entry opened
+        tree = tl.layout(prefix + ".index")
+        n = sum(len(b.children) for b in tree.children if b.kind == "data_block")
+        assert n > n_entries
+        assert tl.innermost_region(tree, tree.end // 3) is not None
+
     get = {"ours": ours_get}
     lst = {"ours": ours_list}
     lv = {"ours": ours_list_variables}
+    lay = {"ours": ours_layout}
     if tf is not None:
         get["tf"] = lambda: tf.train.load_checkpoint(prefix).get_tensor(name)
         lst["tf"] = lambda: tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
         lv["tf"] = lambda: tf.train.list_variables(prefix)
-    out = {"get": median_times(get, reps), "list": median_times(lst, reps),
-           "list_variables": median_times(lv, reps)}
+    out = {"get": time_contenders(get, reps), "list": time_contenders(lst, reps),
+           "list_variables": time_contenders(lv, reps), "layout": time_contenders(lay, reps)}
     shutil.rmtree(os.path.dirname(prefix))
     return out
 
@@ -293,10 +324,6 @@ def bench_import(reps):
 
 # -- report --------------------------------------------------------------------
 
-def ratio(a, b):
-    return None if a is None or b is None or b == 0 else a / b
-
-
 def fmt_s(x):
     if x is None:
         return "-"
@@ -318,6 +345,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, help="repetitions per measurement (default 5, quick 3)")
     ap.add_argument("--dir", help="where the big temporary files go (default: a new temp dir)")
     ap.add_argument("--no-tf", action="store_true", help="leave TensorFlow out even if installed")
+    ap.add_argument("--only", help="comma-separated cases to run: read,write,many,peak,import (default: all)")
     args = ap.parse_args(argv)
 
     reps = args.reps or (3 if args.quick else 5)
@@ -326,62 +354,103 @@ def main(argv=None) -> int:
     tf = None
     if HAVE_TF and not args.no_tf:
         import tensorflow as tf  # imported before any timing
+    only = set(args.only.split(",")) if args.only else {"read", "write", "many", "peak", "import"}
+
+    def want(case):
+        return case in only
+
+    rd = wr = many = peak = imp = None
     tmp = tempfile.mkdtemp(prefix="tfckpt_bench_", dir=args.dir)
     try:
-        tensors = make_tensors(n_tensors, tensor_bytes)
         total = n_tensors * tensor_bytes
-        print(f"read-all ({n_tensors} x 8 MiB) ...", file=sys.stderr)
-        rd = bench_read(tmp, tensors, reps, tf)
-        print("write ...", file=sys.stderr)
-        wr = bench_write(tmp, tensors, reps, tf)
-        del tensors
-        print(f"{n_entries:,}-entry index ...", file=sys.stderr)
-        many = bench_many(tmp, n_entries, reps, tf)
-        print(f"peak memory ({n_big} x 8 MiB) ...", file=sys.stderr)
-        peak = bench_peak(tmp, n_big, tensor_bytes, reps)
-        print("import ...", file=sys.stderr)
-        imp = bench_import(max(reps, 5))
+        if want("read") or want("write"):
+            tensors = make_tensors(n_tensors, tensor_bytes)
+        if want("read"):
+            print(f"read-all ({n_tensors} x 8 MiB) ...", file=sys.stderr)
+            rd = bench_read(tmp, tensors, reps, tf)
+        if want("write"):
+            print("write ...", file=sys.stderr)
+            wr = bench_write(tmp, tensors, reps, tf)
+        tensors = None
+        if want("many"):
+            print(f"{n_entries:,}-entry index ...", file=sys.stderr)
+            many = bench_many(tmp, n_entries, reps, tf)
+        if want("peak"):
+            print(f"peak memory ({n_big} x 8 MiB) ...", file=sys.stderr)
+            peak = bench_peak(tmp, n_big, tensor_bytes, reps)
+        if want("import"):
+            print("import ...", file=sys.stderr)
+            imp = bench_import(max(reps, 5))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    rows = []  # (case, ours, tf, raw, ours/tf, ours/raw, target, met)
+    rows = []
 
-    def row(case, ours, tfv=None, raw=None, target=None, met=None, unit=fmt_s):
-        rows.append({"case": case, "ours": ours, "tf": tfv, "raw": raw,
-                     "ours_over_tf": ratio(ours, tfv), "ours_over_raw": ratio(ours, raw),
-                     "target": target, "met": met, "_unit": unit})
+    def row(case, t, ours, tf_name=None, raw_name=None, target=None, met=None, unit=None):
+        """One table row from a Timing (or, with ``unit``, from plain numbers in ``t``)."""
+        if unit is not None:  # memory or import: already medians, no per-repetition ratios
+            o, tv, rv = t[ours], t.get(tf_name), t.get(raw_name)
+            rows.append({"case": case, "ours": o, "ours_best": None, "tf": tv, "raw": rv,
+                         "over_tf": [o / tv] if tv else None, "over_raw": [o / rv] if rv else None,
+                         "target": target, "met": met, "_unit": unit})
+            return
+        rows.append({"case": case, "ours": t.median(ours), "ours_best": t.best(ours),
+                     "tf": t.median(tf_name) if tf_name else None,
+                     "raw": t.median(raw_name) if raw_name else None,
+                     "over_tf": t.ratios(ours, tf_name) if tf_name else None,
+                     "over_raw": t.ratios(ours, raw_name) if raw_name else None,
+                     "target": target, "met": met, "_unit": fmt_s})
 
-    def check(r, limit):
-        return None if r is None else r <= limit
+    def med(rs):
+        return None if not rs else statistics.median(rs)
+
+    def within(rs, limit):
+        return None if not rs else med(rs) <= limit
 
     size = f"{total // MiB} MiB"
-    rr = rd.get("raw read")
-    row(f"read all {size}, verify", rd["ours verify"], rd.get("tf"), rr, "<= 0.7x TF",
-        check(ratio(rd["ours verify"], rd.get("tf")), 0.7))
-    row(f"read all {size}, no verify (copy)", rd["ours no-verify"], rd.get("tf"), rr, "<= 1.5x raw",
-        check(ratio(rd["ours no-verify"], rr), 1.5))
-    row(f"read all {size}, zero-copy views", rd["ours zero-copy view"], rd.get("tf"), rr, "(untouched)")
-    row(f"write {size}", wr["ours"], wr.get("tf"), wr["raw write"], "<= 0.7x TF, <= 1.5x raw",
-        None if wr.get("tf") is None else (ratio(wr["ours"], wr["tf"]) <= 0.7
-                                           and ratio(wr["ours"], wr["raw write"]) <= 1.5))
-    g, lst, lv = many["get"], many["list"], many["list_variables"]
-    row(f"{n_entries:,} entries: open + 1 get", g["ours"], g.get("tf"), None, "<= 0.1x TF",
-        check(ratio(g["ours"], g.get("tf")), 0.1))
-    row(f"{n_entries:,} entries: open + shape map", lst["ours"], lst.get("tf"), None, "<= 1.0x TF",
-        check(ratio(lst["ours"], lst.get("tf")), 1.0))
-    row(f"{n_entries:,} entries: list_variables", lv["ours"], lv.get("tf"), None, "<= 1.0x TF",
-        check(ratio(lv["ours"], lv.get("tf")), 1.0))
-    row(f"peak RSS, 8 MiB of {peak['checkpoint'] // MiB} MiB", peak["ours"], peak.get("tf"), peak["tensor"],
-        "< 64 MiB", peak["ours"] < 64 * MiB, unit=fmt_b)
-    row("import tfckpt_lab", imp["ours"], imp.get("tf"), None, "< 0.3 s", imp["ours"] < 0.3)
-    row("import + load_checkpoint/write_bundle", imp["ours + first use"], imp.get("tf"), None, "")
+    if rd is not None:
+        tf_ = "tf" if "tf" in rd else None
+        row(f"read all {size}, verify", rd, "ours verify", tf_, "raw read", "<= 1.2x raw, <= 0.7x TF",
+            within(rd.ratios("ours verify", "raw read"), 1.2)
+            and (tf_ is None or within(rd.ratios("ours verify", "tf"), 0.7)))
+        row(f"read all {size}, no verify (copy)", rd, "ours no-verify", tf_, "raw read", "<= 1.5x raw",
+            within(rd.ratios("ours no-verify", "raw read"), 1.5))
+        row(f"read all {size}, zero-copy views", rd, "ours zero-copy view", tf_, "raw read", "(untouched)")
+        row(f"verify_checkpoint {size}", rd, "ours verify_checkpoint", None, "raw read", "")
+    if wr is not None:
+        wtf = "tf" if "tf" in wr else None
+        row(f"write {size}", wr, "ours", wtf, "raw write", "<= 0.7x TF, <= 1.5x raw",
+            None if wtf is None else (within(wr.ratios("ours", "tf"), 0.7)
+                                      and within(wr.ratios("ours", "raw write"), 1.5)))
+    if many is not None:
+        g, lst, lv, lay = many["get"], many["list"], many["list_variables"], many["layout"]
+        mtf = "tf" if "tf" in g else None
+        row(f"{n_entries:,} entries: open + 1 get", g, "ours", mtf, None, "<= 0.1x TF",
+            within(g.ratios("ours", mtf), 0.1) if mtf else None)
+        row(f"{n_entries:,} entries: open + shape map", lst, "ours", mtf, None, "<= 0.5x TF",
+            within(lst.ratios("ours", mtf), 0.5) if mtf else None)
+        row(f"{n_entries:,} entries: list_variables", lv, "ours", mtf, None, "<= 0.5x TF",
+            within(lv.ratios("ours", mtf), 0.5) if mtf else None)
+        row(f"{n_entries:,} entries: layout (all entries)", lay, "ours", None, None, "<= 1 s",
+            lay.median("ours") <= 1.0)
+    if peak is not None:
+        row(f"peak RSS, 8 MiB of {peak['checkpoint'] // MiB} MiB", peak, "ours", "tf", "tensor",
+            "< 64 MiB", peak["ours"] < 64 * MiB, unit=fmt_b)
+    if imp is not None:
+        row("import tfckpt_lab", imp, "ours", "tf", None, "< 0.3 s", imp["ours"] < 0.3, unit=fmt_s)
+        row("import + load_checkpoint/write_bundle", imp, "ours + first use", "tf", None, "", unit=fmt_s)
 
-    head = ["case", "ours", "TF", "raw limit", "ours/TF", "ours/raw", "target", "met"]
+    def fmt_rs(rs):
+        if not rs:
+            return "-"
+        return fmt_r(med(rs)) if len(rs) == 1 else f"{fmt_r(med(rs))} ({fmt_r(min(rs))})"
+
+    head = ["case", "ours", "(best)", "TF", "raw limit", "ours/TF (best)", "ours/raw (best)", "target", "met"]
     table = [head, ["---"] * len(head)]
     for r in rows:
         u = r["_unit"]
-        table.append([r["case"], u(r["ours"]), u(r["tf"]), u(r["raw"]), fmt_r(r["ours_over_tf"]),
-                      fmt_r(r["ours_over_raw"]), r["target"] or "",
+        table.append([r["case"], u(r["ours"]), "" if r["ours_best"] is None else u(r["ours_best"]), u(r["tf"]),
+                      u(r["raw"]), fmt_rs(r["over_tf"]), fmt_rs(r["over_raw"]), r["target"] or "",
                       "" if r["met"] is None else ("yes" if r["met"] else "NO")])
     widths = [max(len(str(line[i])) for line in table) for i in range(len(head))]
     for line in table:
@@ -398,13 +467,13 @@ def main(argv=None) -> int:
         machine["protobuf_backend"] = api_implementation.Type()
     except ImportError:  # pragma: no cover
         pass
-    print(f"\nmedian of {reps}; " + ", ".join(f"{k}={v}" for k, v in machine.items() if k not in ("reps",)))
+    print(f"\nmedian of {reps} (best in brackets; ratios taken within each repetition); " + ", ".join(f"{k}={v}" for k, v in machine.items() if k not in ("reps",)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine,
                        "rows": [{k: v for k, v in r.items() if k != "_unit"} for r in rows],
                        "raw": {"read": rd, "write": wr, "many": many, "peak": peak, "import": imp}},
-                      f, indent=2)
+                      f, indent=2, default=float)
     return 0
 
 

@@ -91,3 +91,22 @@ def test_zero_copy_view_is_read_only_and_not_a_copy(tmp_path):
     copied = r.get_tensor("w", verify=False)
     assert copied.flags.writeable and not np.shares_memory(copied, view)
     r.close()
+
+
+def test_listing_fast_path_with_odd_names_and_partitions(tmp_path):
+    """The column listing decodes all keys at once; odd names and partition pieces still list as entries do."""
+    from tfckpt_lab.bundle.slices import Extent, TensorSlice
+    from tfckpt_lab.bundle.writer import BundleWriter
+
+    prefix = str(tmp_path / "odd")
+    with BundleWriter(prefix) as w:
+        w.add("line\nbreak", np.zeros(2, np.float32))
+        w.add(b"bad\xffutf8", np.zeros(3, np.int64))
+        w.add("plain", np.zeros((1, 2), np.float32))
+        w.add_slice("part", (4, 2), TensorSlice((Extent(0, 2), Extent())), np.ones((2, 2), np.float32))
+        w.add_slice("part", (4, 2), TensorSlice((Extent(2, 2), Extent())), np.ones((2, 2), np.float32))
+    fast = BundleReader(prefix).variable_map()
+    full = {e.name: (e.shape, e.dtype) for e in BundleReader(prefix).variables()}
+    assert fast == full
+    assert set(fast) == {"line\nbreak", "bad\\xffutf8", "plain", "part"}
+    assert tl.list_variables(prefix) == sorted((n, list(s)) for n, (s, _) in full.items())

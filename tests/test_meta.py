@@ -312,3 +312,73 @@ def test_meta_graph_draws_itself_in_a_notebook(tmp_path):
     prefix = saver.save({"w1": np.ones(2, np.float32)}, str(tmp_path / "m"), global_step=1, write_meta_graph=True)
     page = tl.read_meta_graph(prefix + ".meta")._repr_html_()
     assert "<table>" in page and "<code>w1</code>" in page and "save/restore_all" in page and "VarHandleOp" in page
+
+
+# -- one TensorProto decoder, two rules (graph constants here, V1 slices in test_v1) ------------
+
+_CONST_CASES = [  # (dtype number, shape, typed field, values)
+    (4, [3], "int_val", [300, 1, 258]),        # uint8: the low bits, as TF's runtime
+    (1, [3], "float_val", [7.0]),              # fewer values: the last one repeats
+    (1, [3], "float_val", []),                 # none: zeros
+    (8, [2], "scomplex_val", [1.0, 2.0, 3.0]),  # a lone last number is dropped
+    (19, [2], "half_val", [0x3C00, 0xC000]),
+    (14, [2], "half_val", [0x3F80]),           # bfloat16 bits
+    (10, [4], "bool_val", [True, False]),
+    (7, [2], "string_val", [b"a"]),
+]
+
+
+@pytest.mark.parametrize("datatype, shape, field, values", _CONST_CASES)
+def test_make_ndarray_rules(datatype, shape, field, values):
+    from tfckpt_lab.protos.tensor_pb2 import TensorProto
+    from tfckpt_lab.meta.tensors import shape_proto
+
+    p = TensorProto(dtype=datatype, tensor_shape=shape_proto(shape))
+    getattr(p, field).extend(values)
+    got = make_ndarray(p)
+    assert list(got.shape) == shape
+    if datatype == 4:
+        assert got.tolist() == [44, 1, 2]
+    elif datatype == 8:
+        assert got.tolist() == [1 + 2j, 1 + 2j]
+    elif field == "float_val":
+        assert got.tolist() == ([7.0] * 3 if values else [0.0] * 3)
+    elif datatype == 7:
+        assert got.tolist() == [b"a", b"a"]
+
+
+def test_make_ndarray_refuses_what_tensorflow_refuses():
+    from tfckpt_lab.errors import MalformedError
+    from tfckpt_lab.meta.tensors import shape_proto
+    from tfckpt_lab.protos.tensor_pb2 import TensorProto
+
+    with pytest.raises(MalformedError, match="at most 3 values in float_val, found 4"):
+        make_ndarray(TensorProto(dtype=1, tensor_shape=shape_proto([3]), float_val=[1, 2, 3, 4]))
+    with pytest.raises(MalformedError, match="tensor_content has 8 bytes"):
+        make_ndarray(TensorProto(dtype=1, tensor_shape=shape_proto([3]), tensor_content=b"\0" * 8))
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("datatype, shape, field, values", _CONST_CASES)
+def test_make_ndarray_matches_tensorflow_runtime(tf, datatype, shape, field, values):
+    """What a graph's Const evaluates to in TensorFlow, bit for bit."""
+    from tensorflow.core.framework import graph_pb2
+
+    from tfckpt_lab.meta.tensors import shape_proto
+    from tfckpt_lab.protos.tensor_pb2 import TensorProto
+
+    ours = TensorProto(dtype=datatype, tensor_shape=shape_proto(shape))
+    getattr(ours, field).extend(values)
+    g = graph_pb2.GraphDef()
+    node = g.node.add(name="c", op="Const")
+    node.attr["value"].tensor.ParseFromString(ours.SerializeToString())
+    node.attr["dtype"].type = datatype
+    with tf.Graph().as_default() as graph:
+        tf.graph_util.import_graph_def(g, name="")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            want = sess.run("c:0")
+    got = make_ndarray(ours)
+    if datatype == 7:
+        assert got.tolist() == want.tolist()
+    else:
+        assert got.dtype.itemsize == want.dtype.itemsize and got.tobytes() == want.tobytes()

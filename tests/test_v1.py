@@ -61,7 +61,7 @@ def test_listing_and_values_match_tensorflow(case):
     assert is_v1_checkpoint(prefix)
     assert [[n, s] for n, s in tl.list_variables(prefix)] == exp["list_variables"]
     with tl.load_checkpoint(prefix) as r:
-        assert isinstance(r.bundle, V1Reader)
+        assert isinstance(r.lowlevel, V1Reader)
         assert r.get_variable_to_dtype_map() == exp["dtypes"]
         assert len(r) == len(exp["tensors"]) and set(r) == set(exp["tensors"])
         for name, spec in exp["tensors"].items():

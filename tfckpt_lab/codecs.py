@@ -26,11 +26,13 @@ __all__ = [
     "MASK_DELTA",
     "crc32c",
     "crc32c_extend",
+    "crc32c_combine",
     "mask_crc",
     "unmask_crc",
     "encode_varint",
     "decode_varint",
     "decode_varint32",
+    "decode_varints",
     "encode_fixed32",
     "decode_fixed32",
     "encode_fixed64",
@@ -87,6 +89,53 @@ except ImportError:  # pragma: no cover
     CRC32C_BACKEND = "pure Python (slow; install google-crc32c)"
 
 _pure_crc32c_extend = _make_pure_crc32c()
+
+
+_CASTAGNOLI = 0x82F63B78  # the polynomial, bit-reversed
+_ZEROS_OPS: list[list[int]] = []  # _ZEROS_OPS[k]: the 32x32 GF(2) matrix that appends 2**k zero bytes to a CRC
+
+
+def _gf2_apply(matrix: list[int], vec: int) -> int:
+    out = 0
+    i = 0
+    while vec:
+        if vec & 1:
+            out ^= matrix[i]
+        vec >>= 1
+        i += 1
+    return out
+
+
+def _zeros_op(k: int) -> list[int]:
+    """The operator for 2**k zero bytes (squares of the one-bit operator, computed once and kept)."""
+    if not _ZEROS_OPS:
+        op = [_CASTAGNOLI] + [1 << i for i in range(31)]  # one zero bit
+        for _ in range(3):  # 2, 4, then 8 bits: one byte
+            op = [_gf2_apply(op, row) for row in op]
+        _ZEROS_OPS.append(op)
+    while len(_ZEROS_OPS) <= k:
+        last = _ZEROS_OPS[-1]
+        _ZEROS_OPS.append([_gf2_apply(last, row) for row in last])
+    return _ZEROS_OPS[k]
+
+
+def crc32c_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC-32C of ``a + b`` from ``crc1 = crc32c(a)``, ``crc2 = crc32c(b)`` and ``len(b)``.
+
+    CRCs are linear over GF(2): appending ``len2`` bytes to ``a`` multiplies its CRC
+    by a fixed matrix (one per power of two of zero bytes, computed once), and the
+    rest is a XOR.  This is what lets two threads checksum two halves of a tensor.
+
+    >>> crc32c_combine(crc32c(b"hello "), crc32c(b"world"), 5) == crc32c(b"hello world")
+    True
+    """
+    k = 0
+    while len2:
+        if len2 & 1:
+            crc1 = _gf2_apply(_zeros_op(k), crc1)
+        len2 >>= 1
+        k += 1
+    return crc1 ^ crc2
 
 
 def crc32c(data) -> int:
@@ -172,3 +221,44 @@ def decode_varint(buf, pos: int = 0, *, max_bytes: int = 10, path=None, base: in
 def decode_varint32(buf, pos: int = 0, *, path=None, base: int = 0) -> tuple[int, int]:
     """Decode a varint32 at ``buf[pos]``; return ``(value, position after it)``."""
     return decode_varint(buf, pos, max_bytes=5, path=path, base=base)
+
+
+def decode_varints(buf, count: int, *, path=None, base: int = 0, starts: bool = False):
+    """Decode up to ``count`` varint64s lying back to back at the start of ``buf``, all at once (numpy).
+
+    Returns ``(values, consumed)``: a ``uint64`` array and the number of bytes
+    they took (with ``starts``, also an ``int64`` array of where each varint
+    starts: ``(values, consumed, starts)``).  Fewer than ``count`` come back when
+    ``buf`` ends first (a varint cut off at the end is left for the caller's next
+    buffer).  The same rules as :func:`decode_varint`: at most 10 bytes, at most 64 bits.
+
+    >>> decode_varints(bytes([1, 0x96, 0x01, 0x7F, 0x80]), 5)
+    (array([  1, 150, 127], dtype=uint64), 4)
+    """
+    a = buf if isinstance(buf, np.ndarray) else np.frombuffer(buf, np.uint8)
+    ends = np.flatnonzero(a < 0x80)[:count]  # the last byte of each varint
+    n = len(ends)
+    tail = len(a) - (int(ends[-1]) + 1 if n else 0)
+    if n < count and tail >= 10:
+        raise MalformedError("varint longer than 10 bytes", path=path, offset=base + len(a) - tail)
+    if not n:
+        empty = np.zeros(0, np.uint64)
+        return (empty, 0, np.zeros(0, np.int64)) if starts else (empty, 0)
+    first = np.empty(n, np.int64)
+    first[0] = 0
+    first[1:] = ends[:-1] + 1
+    sizes = ends - first + 1
+    if int(sizes.max()) > 10:
+        i = int(np.argmax(sizes > 10))
+        raise MalformedError("varint longer than 10 bytes", path=path, offset=base + int(first[i]))
+    ten = np.flatnonzero((sizes == 10) & (a[ends] > 1))
+    if len(ten):
+        raise MalformedError("varint overflows 64 bits", path=path, offset=base + int(first[ten[0]]))
+    used = int(ends[-1]) + 1
+    if used == n:  # every varint one byte long: the common case
+        values = a[:n].astype(np.uint64)
+    else:
+        which = np.repeat(np.arange(n), sizes)
+        shift = ((np.arange(used) - first[which]) * 7).astype(np.uint64)
+        values = np.bitwise_or.reduceat((a[:used] & 0x7F).astype(np.uint64) << shift, first)
+    return (values, used, first) if starts else (values, used)

@@ -16,6 +16,7 @@ from ..errors import MalformedError
 from .slices import TensorSlice
 
 __all__ = ["BundleEntry", "BundleHeader", "parse_entry", "parse_entries", "summarize_entries", "parse_header",
+           "key_to_name", "keys_to_names",
            "TENSOR_BUNDLE_VERSION", "TENSOR_BUNDLE_MIN_CONSUMER", "HEADER_KEY"]
 
 HEADER_KEY = b""
@@ -223,21 +224,33 @@ def parse_entries(items, *, path=None) -> list[BundleEntry]:
     return out
 
 
+def keys_to_names(keys) -> list[str]:
+    """:func:`key_to_name` of many keys at once (one decode when they are all plain UTF-8)."""
+    try:
+        names = b"\n".join(keys).decode("utf-8").split("\n")
+        if len(names) == len(keys):  # else some key holds a newline itself
+            return names
+    except UnicodeDecodeError:
+        pass
+    return [key_to_name(bytes(k)) for k in keys]
+
+
 def summarize_entries(items, *, path=None):
     """Names, shapes and dtypes of many entries: only what a listing needs, fast.
 
     Parses the values through the narrower ``BundleEntrySummary`` message (shape
     left serialized, offsets skipped), so listing 100,000 entries costs about one
     microsecond each.  Returns ``(names, shapes, dtypes, partitioned)`` where
-    ``partitioned`` holds the indices of entries that have slices.
+    ``partitioned`` holds the indices of entries that have slices -- looked for
+    only when some key is a slice key (starts with 0x00): without one, no
+    entry's pieces can be hidden from a listing.  ``items`` must be in key
+    order, as the table reader returns them.
     """
     if not items:
         return [], [], [], []
     summaries = list(_parse_list(_pb().BundleEntrySummaryList(), items, path))
-    try:
-        names = [k.decode("utf-8") for k, _ in items]
-    except UnicodeDecodeError:
-        names = [key_to_name(bytes(k)) for k, _ in items]
+    keys = [k for k, _ in items]
+    names = keys_to_names(keys)
     shape_keys = [p.shape for p in summaries]
     distinct = len(set(shape_keys))
     cache: dict[bytes, tuple[int, ...]] = {}
@@ -255,7 +268,8 @@ def summarize_entries(items, *, path=None):
                 break
     shapes = list(map(cache.__getitem__, shape_keys))
     dtypes_ = [p.dtype for p in summaries]
-    partitioned = [i for i, p in enumerate(summaries) if p.slices]
+    # ``items`` come in key order (the table reader checks it), so slice keys, if any, come first.
+    partitioned = [i for i, p in enumerate(summaries) if p.slices] if keys[0][:1] == b"\x00" else []
     return names, shapes, dtypes_, partitioned
 
 

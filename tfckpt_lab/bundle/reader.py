@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+from itertools import compress
 
 import numpy as np
 
@@ -43,8 +44,9 @@ from .entry import (
     summarize_entries,
 )
 from .naming import data_path, index_path
+from .chunks import crc_of_range, read_with_crc
 from .slices import TensorSlice, encode_slice_key
-from .tensor_bytes import decode_strings
+from .tensor_bytes import StringLengthScan, check_variant_bytes, decode_strings
 
 __all__ = ["BundleReader"]
 
@@ -77,6 +79,7 @@ class BundleReader:
         self._items: list[tuple[bytes, bytes]] | None = None
         self._entries: dict[bytes, BundleEntry] | None = None
         self._variable_map: dict[str, tuple[tuple[int, ...], int]] | None = None
+        self._columns: tuple[list, list, list] | None = None
         self._entry_cache: dict[bytes, BundleEntry] = {}
         self._data: dict[int, RandomAccessFile] = {}
         self._lock = threading.Lock()
@@ -102,12 +105,23 @@ class BundleReader:
             self._header = h
         return self._header
 
+    format = "v2"
+
     @property
     def num_shards(self) -> int:
         return self.header.num_shards
 
     def data_paths(self) -> list[str]:
+        """The data shards' paths (whether or not they exist)."""
         return [data_path(self.prefix, i, self.num_shards) for i in range(self.num_shards)]
+
+    def table_paths(self) -> list[str]:
+        """The SSTable files of this checkpoint: the ``.index``."""
+        return [self.index_path]
+
+    def meta_path(self) -> str:
+        """Where a ``.meta`` graph saved with this checkpoint would be (it may not exist)."""
+        return self.prefix + ".meta"
 
     def _index_items(self) -> list[tuple[bytes, bytes]]:
         """Every ``(key, value)`` of the index after the header (read once, cached)."""
@@ -131,17 +145,17 @@ class BundleReader:
             self._items = None  # the entries hold everything now
         return self._entries
 
-    def variable_map(self) -> dict[str, tuple[tuple[int, ...], int]]:
-        """``{name: (shape, dtype number)}`` of what :meth:`variables` lists, in key order (cached).
+    def variable_columns(self) -> tuple[list[str], list[tuple[int, ...]], list[int]]:
+        """``(names, shapes, dtype numbers)`` of what :meth:`variables` lists, as parallel lists in key order.
 
-        The fast path behind listings: it decodes only names, shapes and dtypes
-        (see :func:`~tfckpt_lab.bundle.entry.summarize_entries`) and builds no
+        The fast path behind listings (cached): it decodes only names, shapes and
+        dtypes (see :func:`~tfckpt_lab.bundle.entry.summarize_entries`) and builds no
         :class:`BundleEntry` objects unless the bundle has partitioned variables.
         """
-        if self._variable_map is None:
+        if self._columns is None:
             if self._entries is not None:
-                with paused_gc():
-                    m = {e.name: (e.shape, e.dtype) for e in self.variables()}
+                vs = self.variables()
+                cols = ([e.name for e in vs], [e.shape for e in vs], [e.dtype for e in vs])
             else:
                 items = self._index_items()
                 with paused_gc():
@@ -151,10 +165,18 @@ class BundleReader:
                         for i in partitioned:
                             e = parse_entry(*items[i], path=self.index_path)
                             hidden.update(encode_slice_key(e.key, s) for s in e.slices)
-                        m = {n: (s, d) for (k, _), n, s, d in zip(items, names, shapes, dts) if k not in hidden}
-                    else:
-                        m = dict(zip(names, zip(shapes, dts)))
-            self._variable_map = m
+                        keep = [k not in hidden for k, _ in items]
+                        names, shapes, dts = (list(compress(c, keep)) for c in (names, shapes, dts))
+                cols = (names, shapes, dts)
+            self._columns = cols
+        return self._columns
+
+    def variable_map(self) -> dict[str, tuple[tuple[int, ...], int]]:
+        """``{name: (shape, dtype number)}`` of what :meth:`variables` lists, in key order (cached)."""
+        if self._variable_map is None:
+            names, shapes, dts = self.variable_columns()
+            with paused_gc():
+                self._variable_map = dict(zip(names, zip(shapes, dts)))
         return self._variable_map
 
     def entry(self, name) -> BundleEntry:
@@ -306,18 +328,69 @@ class BundleReader:
             return arr.reshape(e.shape)
         out = np.empty(count, dtype=dt)
         raw = out.view(np.uint8)
-        if e.size:
+        if verify:  # read and checksum in chunks, the next chunk read while this one is checksummed
+            self._compare_crc(e, f, read_with_crc(f, e.offset, raw))
+        elif e.size:
             f.readinto(e.offset, raw)
-        if verify:
-            actual = crc32c_extend(0, raw)
-            stored = unmask_crc(e.crc32c)
-            if actual != stored:
-                raise ChecksumMismatchError(
-                    f"tensor {e.name!r} checksum mismatch (stored {stored:#010x}, computed {actual:#010x})",
-                    path=f.path, offset=e.offset, end=e.offset + e.size)
         if big:
             out = out.byteswap()
         return out.reshape(e.shape)
+
+    def _compare_crc(self, e: BundleEntry, f: RandomAccessFile, actual: int) -> None:
+        stored = unmask_crc(e.crc32c)
+        if actual != stored:
+            raise ChecksumMismatchError(
+                f"tensor {e.name!r} checksum mismatch (stored {stored:#010x}, computed {actual:#010x})",
+                path=f.path, offset=e.offset, end=e.offset + e.size)
+
+    def check_tensor(self, name_or_entry) -> None:
+        """Check one stored tensor as ``read_tensor(verify=True)`` would, without building its value.
+
+        The same errors, raised for the same reasons, but the bytes are read in
+        bounded chunks and only checksummed (:func:`~tfckpt_lab.bundle.chunks.crc_of_range`),
+        so checking a 10 GiB tensor takes a few MiB of memory.  String tensors
+        are walked the same way (:class:`~tfckpt_lab.bundle.tensor_bytes.StringLengthScan`).
+        Variant tensors are checked with
+        :func:`~tfckpt_lab.bundle.tensor_bytes.check_variant_bytes`; a partitioned
+        variable is assembled from its pieces (which are entries of their own).
+        """
+        e = name_or_entry if isinstance(name_or_entry, BundleEntry) else self.entry(name_or_entry)
+        if e.slices:
+            self._assemble(e, True)
+            return
+        if e.dtype == dtypes.DT_VARIANT:  # no numpy value, but its bytes carry checksums all the same
+            f = self._check_range(e)
+            check_variant_bytes(f.pread(e.offset, e.size), e.num_elements, base=e.offset, path=f.path,
+                                expected_crc=unmask_crc(e.crc32c))
+            return
+        dt = self._numpy_dtype(e)
+        self._check_shape(e, dt)
+        f = self._check_range(e)
+        if dt != object:
+            if e.num_elements * dt.itemsize != e.size:
+                raise MalformedError(
+                    f"tensor {e.name!r}: shape {list(e.shape)} of {e.dtype_name} needs "
+                    f"{e.num_elements * dt.itemsize} bytes but the entry says {e.size}", path=self.index_path)
+            self._compare_crc(e, f, crc_of_range(f, e.offset, e.size))
+            return
+        scan = StringLengthScan(lambda o, n: f.pread(e.offset + o, n), e.num_elements, e.size, path=f.path,
+                                base=e.offset).run()
+        length_crc = f.pread(e.offset + scan.end, 4)
+        stored = unmask_crc(int.from_bytes(length_crc, "little"))
+        if stored != scan.crc:
+            raise ChecksumMismatchError(
+                f"string length checksum mismatch (stored {stored:#010x}, computed {scan.crc:#010x})",
+                path=f.path, offset=e.offset + scan.end, end=e.offset + scan.end + 4)
+        data_start = scan.end + 4
+        if data_start + scan.total != e.size:
+            pos = data_start + scan.total
+            raise MalformedError(f"string tensor's elements end at byte {pos} of its {e.size} stored bytes",
+                                 path=f.path, offset=e.offset + min(pos, e.size), end=e.offset + e.size)
+        crc = crc_of_range(f, e.offset + data_start, scan.total, crc32c_extend(scan.crc, length_crc))
+        actual, expected = crc, unmask_crc(e.crc32c)
+        if actual != expected:
+            raise ChecksumMismatchError(f"tensor checksum mismatch (stored {expected:#010x}, computed {actual:#010x})",
+                                        path=f.path, offset=e.offset, end=e.offset + e.size)
 
     def _pieces(self, e: BundleEntry) -> list[tuple[TensorSlice, BundleEntry]]:
         """The stored pieces of partitioned variable ``e``, every one checked (in bounds, stored,

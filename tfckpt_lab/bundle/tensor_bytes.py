@@ -203,3 +203,65 @@ def check_variant_bytes(buf, count: int, *, path=None, base: int = 0, expected_c
         raise ChecksumMismatchError(
             f"tensor checksum mismatch (stored {expected_crc:#010x}, computed {crc:#010x})",
             path=path, offset=base, end=base + total)
+
+
+class StringLengthScan:
+    """Walk the lengths of a stored string tensor in batches, without holding them all.
+
+    ``read(offset, n)`` returns the tensor's bytes ``[offset, offset + n)`` (offsets
+    relative to the tensor's start; ``size`` is its stored size).  Iterating yields
+    ``(first element index, varint start positions, lengths)`` per batch (numpy
+    arrays); afterwards ``end`` is where the length checksum starts, ``crc`` the
+    CRC-32C of the lengths as TensorFlow feeds them to it (fixed-width, see the
+    module docstring) and ``total`` the sum of the lengths.  Memory is bounded by
+    ``chunk``, however many elements there are; the varints are decoded by
+    :func:`tfckpt_lab.codecs.decode_varints`.
+    """
+
+    def __init__(self, read, count: int, size: int, *, path=None, base: int = 0, chunk: int = 1 << 18):
+        self.read, self.count, self.size, self.path, self.base, self.chunk = read, count, size, path, base, chunk
+        self.end = self.crc = self.total = None
+
+    def __iter__(self):
+        from ..codecs import decode_varints
+
+        if self.count > self.size:  # every element needs at least one length byte
+            raise MalformedError(f"string tensor claims {self.count} elements but has only {self.size} bytes",
+                                 path=self.path, offset=self.base)
+        pos, done, crc, total = 0, 0, 0, 0
+        while done < self.count:
+            n = min(self.chunk, self.size - pos)
+            if n <= 0:
+                raise TruncatedError("varint runs past the end of the data", path=self.path, offset=self.base + pos)
+            values, used, starts = decode_varints(self.read(pos, n), self.count - done, path=self.path,
+                                                  base=self.base + pos, starts=True)
+            if not used:
+                if pos + n >= self.size:
+                    raise TruncatedError("varint runs past the end of the data", path=self.path,
+                                         offset=self.base + pos)
+                self.chunk *= 2  # a varint longer than what is left of this chunk: read more next time
+                continue
+            biggest = int(values.max())
+            if biggest > self.size:
+                i = int(np.argmax(values))
+                raise MalformedError(f"string element of {biggest} bytes runs past the tensor's {self.size} "
+                                     "stored bytes", path=self.path, offset=self.base + pos + int(starts[i]))
+            if biggest <= _MAX_U32:
+                crc = crc32c_extend(crc, values.astype("<u4"))
+            else:
+                for v in values.tolist():
+                    crc = crc32c_extend(crc, _U32.pack(v) if v <= _MAX_U32 else _U64.pack(v))
+            total += int(values.sum(dtype=np.uint64))  # at most chunk * size: no wrap-around
+            yield done, starts + pos, values
+            done += len(values)
+            pos += used
+        if pos + 4 > self.size:
+            raise TruncatedError("string tensor ends inside its length checksum", path=self.path,
+                                 offset=self.base + pos)
+        self.end, self.crc, self.total = pos, crc, total
+
+    def run(self) -> "StringLengthScan":
+        """Walk every length (discarding the batches) and return self, with ``end``, ``crc`` and ``total`` set."""
+        for _ in self:
+            pass
+        return self

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import html
+import operator
 import os
 from collections.abc import Mapping
+from itertools import islice
+from typing import Protocol, runtime_checkable
 
 
 from .. import dtypes
@@ -15,7 +18,8 @@ from ..errors import CheckpointNotFoundError, UnsupportedError
 from ..fileio import is_url
 from .state import latest_checkpoint
 
-__all__ = ["CheckpointReader", "load_checkpoint", "list_variables", "load_variable", "resolve_prefix"]
+__all__ = ["CheckpointReader", "LowLevelReader", "load_checkpoint", "list_variables", "load_variable",
+           "resolve_prefix", "detect_format", "open_low_level"]
 
 
 def resolve_prefix(ckpt_dir_or_prefix) -> str:
@@ -81,13 +85,79 @@ def _v1_glob_from_state(directory: str) -> str | None:
     return path if path and v1_files(path) else None
 
 
-def _open_low_level(prefix: str, verify: bool):
-    """V2 if ``PREFIX.index`` exists; else V1 file(s) at ``PREFIX`` (a table, or ``PREFIX-?????-of-?????``)."""
+@runtime_checkable
+class LowLevelReader(Protocol):
+    """What the reader of each checkpoint format offers: V2's :class:`~tfckpt_lab.bundle.BundleReader`
+    and V1's :class:`~tfckpt_lab.v1.V1Reader` both implement it.
+
+    The friendly :class:`CheckpointReader`, the region model
+    (:func:`tfckpt_lab.explain.layouts`), the verifier and the views use only
+    these members, so each of them works on both formats.  Entries are
+    :class:`~tfckpt_lab.bundle.entry.BundleEntry` or :class:`~tfckpt_lab.v1.V1Entry`
+    (the same attribute names: ``name``, ``key``, ``dtype``, ``shape``, ``shard_id``,
+    ``offset``, ``size``, ``end``, ``crc32c``, ``slices``).
+    """
+
+    prefix: str
+    format: str  # "v2" or "v1"
+
+    @property
+    def num_shards(self) -> int: ...
+
+    def data_paths(self) -> list[str]:
+        """The files tensor bytes are stored in."""
+
+    def table_paths(self) -> list[str]:
+        """The SSTable files (V2: the ``.index``; V1: every file)."""
+
+    def meta_path(self) -> str:
+        """Where the ``.meta`` graph saved with this checkpoint would be."""
+
+    def variables(self) -> list:
+        """What a listing shows (no partition pieces), in name order."""
+
+    def variable_map(self) -> dict:
+        """``{name: (shape, dtype number)}`` of :meth:`variables`."""
+
+    def variable_columns(self) -> tuple[list, list, list]:
+        """``(names, shapes, dtype numbers)`` of :meth:`variables`."""
+
+    def entries(self) -> dict:
+        """Every stored entry (partition pieces / stored slices too), keyed by raw key."""
+
+    def entry(self, name):
+        """The entry of ``name`` (TensorNotFoundError if none)."""
+
+    def has_entry(self, name) -> bool: ...
+
+    def read_tensor(self, name_or_entry, *, verify: bool | None = None, copy: bool = True):
+        """A tensor's value as a numpy array."""
+
+    def close(self) -> None: ...
+
+
+def detect_format(prefix) -> str:
+    """``"v2"`` if ``PREFIX.index`` exists (also at a URL), else ``"v1"`` if V1 file(s) are there.
+
+    Anything else is ``"v2"``, so that opening it reports the missing ``.index``.
+    V1 files: a table at ``PREFIX``, shards ``PREFIX-?????-of-?????``, or a glob of them.
+    """
+    prefix = os.fspath(prefix)
     if not (_url_exists(prefix + ".index") if is_url(prefix) else os.path.exists(prefix + ".index")):
-        from ..v1.reader import V1Reader, v1_files
+        from ..v1.reader import v1_files
 
         if v1_files(prefix):
-            return V1Reader(prefix, verify=verify)
+            return "v1"
+    return "v2"
+
+
+def open_low_level(prefix, *, verify: bool = True) -> LowLevelReader:
+    """The reader of the checkpoint at ``prefix``, for its format (:func:`detect_format`): the one sniffer."""
+    prefix = os.fspath(prefix)
+    if detect_format(prefix) == "v1":
+        from ..v1.reader import V1Reader
+
+        return V1Reader(prefix, verify=verify)
     return BundleReader(prefix, verify=verify)
 
 
@@ -119,36 +189,45 @@ class CheckpointReader(Mapping):
         verify: check CRC-32Cs on every read (default True).
 
     Attributes:
-        bundle: the low-level :class:`~tfckpt_lab.bundle.BundleReader`, or for a V1
-            checkpoint (one table file, no ``.index``) a :class:`~tfckpt_lab.v1.V1Reader`.
+        lowlevel: the reader of this checkpoint's format (a :class:`LowLevelReader`):
+            a :class:`~tfckpt_lab.bundle.BundleReader` for V2, or for a V1 checkpoint
+            (table file(s), no ``.index``) a :class:`~tfckpt_lab.v1.V1Reader`.
+        format: ``"v2"`` or ``"v1"``.
     """
 
     def __init__(self, prefix, *, verify: bool = True):
         self.prefix = resolve_prefix(prefix)
-        self.bundle = _open_low_level(self.prefix, verify)
+        self.lowlevel: LowLevelReader = open_low_level(self.prefix, verify=verify)
         self._vars: dict[str, BundleEntry] | None = None
+
+    @property
+    def format(self) -> str:
+        return self.lowlevel.format
+
+    @property
+    def bundle(self) -> LowLevelReader:
+        """Deprecated name of :attr:`lowlevel` (it is a V1Reader, not a bundle, for V1 checkpoints)."""
+        return self.lowlevel
 
     # -- listing --------------------------------------------------------------
     def _variables(self) -> dict[str, BundleEntry]:
         if self._vars is None:
-            self._vars = {e.name: e for e in self.bundle.variables()}
+            self._vars = {e.name: e for e in self.lowlevel.variables()}
         return self._vars
 
     def _variable_map(self) -> dict[str, tuple[tuple[int, ...], int]]:
-        """``{name: (shape, dtype number)}``: the low-level reader's fast listing when it has one."""
-        fast = getattr(self.bundle, "variable_map", None)
-        if fast is not None:
-            return fast()
-        m = getattr(self, "_slow_variable_map", None)
-        if m is None:
-            m = self._slow_variable_map = {n: (e.shape, e.dtype) for n, e in self._variables().items()}
-        return m
+        """``{name: (shape, dtype number)}``: the low-level reader's fast listing."""
+        return self.lowlevel.variable_map()
+
+    def _columns(self) -> tuple[list[str], list[tuple[int, ...]], list[int]]:
+        """``(names, shapes, dtype numbers)`` in key order: the low-level reader's fast listing."""
+        return self.lowlevel.variable_columns()
 
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
         """``{name: shape as a list}``, as TensorFlow's reader answers."""
-        m = self._variable_map()
+        names, shapes, _ = self._columns()
         with paused_gc():
-            return {n: list(s) for n, (s, _) in m.items()}
+            return dict(zip(names, map(list, shapes)))
 
     def get_variable_to_dtype_map(self) -> dict[str, str]:
         """``{name: dtype name}`` with TensorFlow's names (``'float32'``, ``'bfloat16'``, ``'string'``...)."""
@@ -163,15 +242,15 @@ class CheckpointReader(Mapping):
 
     def entry(self, name: str) -> BundleEntry:
         """The low-level index entry of ``name`` (shard, offset, size, checksum, proto...)."""
-        return self.bundle.entry(name)
+        return self.lowlevel.entry(name)
 
     def entries(self) -> list[BundleEntry]:
         """Every index entry (partition pieces included), in key order."""
-        return list(self.bundle.entries().values())
+        return list(self.lowlevel.entries().values())
 
     # -- values ---------------------------------------------------------------
     def has_tensor(self, name: str) -> bool:
-        return self.bundle.has_entry(name)
+        return self.lowlevel.has_entry(name)
 
     def get_tensor(self, name: str, *, verify: bool | None = None, copy: bool = True):
         """The tensor's value as a numpy array (string tensors: object arrays of ``bytes``).
@@ -180,7 +259,7 @@ class CheckpointReader(Mapping):
         reader returns them.  ``verify=False, copy=False`` returns a read-only view
         of the memory-mapped data file, without copying (numeric tensors only).
         """
-        value = self.bundle.read_tensor(name, verify=verify, copy=copy)
+        value = self.lowlevel.read_tensor(name, verify=verify, copy=copy)
         if value.ndim == 0:  # TensorFlow hands back numpy scalars (and bytes for strings)
             return value[()]
         return value
@@ -245,12 +324,12 @@ class CheckpointReader(Mapping):
                 f"<tr><td><code>{html.escape(n)}</code></td><td>{e.dtype_name}</td>"
                 f"<td>{list(e.shape)}</td><td>{where}</td><td>{e.offset}</td><td>{e.size}</td></tr>")
         return (f"<b>Checkpoint</b> <code>{html.escape(self.prefix)}</code>: {len(vars_)} tensors, "
-                f"{self.bundle.num_shards} data shard(s)"
+                f"{self.lowlevel.num_shards} data shard(s)"
                 "<table><tr><th>name</th><th>dtype</th><th>shape</th><th>shard</th><th>offset</th>"
                 f"<th>bytes</th></tr>{''.join(rows)}</table>")
 
     def close(self) -> None:
-        self.bundle.close()
+        self.lowlevel.close()
 
     def __enter__(self):
         return self
@@ -267,9 +346,12 @@ def load_checkpoint(ckpt_dir_or_prefix, *, verify: bool = True) -> CheckpointRea
 def list_variables(ckpt_dir_or_prefix) -> list[tuple[str, list[int]]]:
     """``[(name, shape), ...]`` sorted by name (``tf.train.list_variables``)."""
     with CheckpointReader(ckpt_dir_or_prefix) as r:
-        m = r.get_variable_to_shape_map()
-    with paused_gc():  # 100,000 new tuples; see tfckpt_lab._perf
-        return [(n, m[n]) for n in sorted(m)]
+        names, shapes, _ = r._columns()
+        with paused_gc():  # 100,000 new tuples; see tfckpt_lab._perf
+            if all(map(operator.lt, names, islice(names, 1, None))):  # key order is name order (UTF-8)
+                return list(zip(names, map(list, shapes)))
+            m = r.get_variable_to_shape_map()
+            return [(n, m[n]) for n in sorted(m)]
 
 
 def load_variable(ckpt_dir_or_prefix, name: str):

@@ -22,13 +22,9 @@ from dataclasses import dataclass, field
 from ..bundle.entry import HEADER_KEY, parse_entry, parse_header
 from ..bundle.naming import DATA_SUFFIX_RE, data_path
 from ..bundle.reader import BundleReader
-from ..bundle.tensor_bytes import check_variant_bytes
-from ..codecs import unmask_crc
-from ..dtypes import DT_VARIANT
 from ..errors import CheckpointError
 from ..fileio import is_url
-from ..sstable.block import Block
-from ..sstable.format import BLOCK_TRAILER_SIZE, FOOTER_SIZE, Footer
+from ..sstable.format import BLOCK_TRAILER_SIZE, FOOTER_SIZE
 
 _MAX_LISTED = 20  # missing shards / uncovered ranges listed one by one before summarising
 
@@ -97,50 +93,77 @@ class VerifyReport:
         }
 
 
-def _check_index_structure(table, report: VerifyReport) -> None:
-    """The parts of the ``.index`` no reader needs: footer encoding, metaindex block, gaps between blocks."""
+def _check_table(table, report: VerifyReport) -> list[tuple[bytes, bytes]]:
+    """Walk one table (a ``.index``, or a V1 file) the way its reader does, reporting instead of stopping.
+
+    The index block was checked when the table was opened.  Then: every data block
+    through :meth:`TableReader.inspect_block <tfckpt_lab.sstable.reader.TableReader.inspect_block>`
+    (trailer checksum, entries, key order), the parts no reader needs (the
+    footer's encoding, the empty metaindex block) and the spans between blocks
+    (:meth:`TableReader.spans <tfckpt_lab.sstable.reader.TableReader.spans>`).
+    Returns the ``(key, value)`` pairs of the data blocks that passed, in order.
+    """
     path = table.path
+    report.blocks_checked += 1  # the index block, checked on open
     footer = table.footer
-    raw = table.file.pread(table.footer_offset, FOOTER_SIZE)
-    canonical = Footer(footer.metaindex_handle, footer.index_handle).encode()
-    if raw != canonical:
-        first = next(i for i in range(FOOTER_SIZE) if raw[i] != canonical[i])
+    if footer.noncanonical_at is not None:
         report.problems.append(Problem(
-            path, table.footer_offset + first, table.footer_offset + FOOTER_SIZE - 8, "MalformedError",
-            "footer is not the canonical encoding of its block handles followed by zero padding "
+            path, table.footer_offset + footer.noncanonical_at, table.footer_offset + FOOTER_SIZE - 8,
+            "MalformedError", "footer is not the canonical encoding of its block handles followed by zero padding "
             "(values are unaffected, but TensorFlow never writes this)", affects_values=False))
-    meta = footer.metaindex_handle
-    try:
-        block = table.read_block(meta)  # checks its CRC
-        report.blocks_checked += 1
-        if block.items():
-            report.problems.append(Problem(path, meta.offset, meta.end, "MalformedError",
-                                           "metaindex block is not empty (checkpoints never have meta blocks)",
-                                           affects_values=False))
-    except CheckpointError as exc:
+    meta = table.inspect_block(footer.metaindex_handle)
+    report.blocks_checked += 1
+    for exc in _block_errors(meta, path):
         report.problems.append(dataclasses.replace(Problem.from_error(exc), affects_values=False))
-    # Data blocks, then the metaindex block, then the index block, then the footer, back to back.
-    spans = [(h.offset, h.end + BLOCK_TRAILER_SIZE) for _, h in table.index_entries]
-    spans += [(meta.offset, meta.end + BLOCK_TRAILER_SIZE),
-              (footer.index_handle.offset, footer.index_handle.end + BLOCK_TRAILER_SIZE),
-              (table.footer_offset, table.footer_offset + FOOTER_SIZE)]
+    if meta.block is not None and meta.block.entries():
+        report.problems.append(Problem(path, meta.handle.offset, meta.handle.end, "MalformedError",
+                                       "metaindex block is not empty (checkpoints never have meta blocks)",
+                                       affects_values=False))
     pos = 0
-    for start, end in spans:
-        if start != pos:
-            what = "bytes that no block covers" if start > pos else "blocks that overlap or are out of order"
-            report.problems.append(Problem(path, min(pos, start), max(pos, start), "MalformedError", what,
-                                           affects_values=start < pos))
-        pos = max(pos, end)
-
-
-def _check_block_order(block: Block, path, handle, report: VerifyReport) -> list:
-    items = block.items()
-    for (a, _), (b, _) in zip(items, items[1:]):
-        if b <= a:
+    spans = table.spans()
+    order = [sp.kind for sp in spans if sp.kind != "gap"]
+    if order != ["data_block"] * (len(order) - 3) + ["metaindex_block", "index_block", "footer"]:
+        report.problems.append(Problem(path, None, None, "MalformedError",
+                                       "blocks are not in the order TensorFlow writes them (data blocks, "
+                                       "metaindex block, index block)", affects_values=False))
+    for span in spans:
+        if span.overlaps:
+            report.problems.append(Problem(path, span.start, pos, "MalformedError",
+                                           "blocks that overlap or are out of order"))
+        elif span.kind == "gap":
+            report.problems.append(Problem(path, span.start, span.end, "MalformedError",
+                                           "bytes that no block covers", affects_values=False))
+        pos = max(pos, span.end)
+    items: list[tuple[bytes, bytes]] = []
+    last = None
+    for _, handle in table.index_entries:
+        found = table.inspect_block(handle)
+        report.blocks_checked += 1
+        errors = _block_errors(found, path)
+        for exc in errors:
+            report.problems.append(Problem.from_error(exc))
+        if errors:
+            continue
+        report.bytes_checked += handle.size + BLOCK_TRAILER_SIZE
+        block_items = found.block.items()
+        if block_items and last is not None and block_items[0][0] <= last:
             report.problems.append(Problem(path, handle.offset, handle.end, "MalformedError",
-                                           f"keys out of order (or repeated) within the block: {b!r} after {a!r}"))
-            break
+                                           f"keys out of order across blocks: {block_items[0][0]!r} after {last!r}"))
+            continue
+        if block_items:
+            last = block_items[-1][0]
+        items.extend(block_items)
     return items
+
+
+def _block_errors(found, path) -> list[CheckpointError]:
+    """The checksum mismatch (if any) and the parse error (if any) of one inspected block."""
+    out = []
+    if found.trailer is not None and found.trailer.checksum_ok is False:
+        out.append(found.trailer.error(path))
+    if found.error is not None:
+        out.append(found.error)
+    return out
 
 
 def _check_shards_present(prefix: str, num_shards: int, report: VerifyReport) -> set[int]:
@@ -215,30 +238,19 @@ def verify_checkpoint(prefix) -> VerifyReport:
     padding, the unused metaindex block, gaps), so that any damage is reported.
     Never raises for a damaged checkpoint: every problem goes into the report.
     """
+    from .reader import detect_format
+
     prefix = os.fspath(prefix)
     report = VerifyReport(prefix)
-    if not _exists(prefix + ".index"):
-        from ..v1.reader import v1_files
-
-        if v1_files(prefix):  # no .index but file(s) at the prefix: the older V1 format
-            return _verify_v1(prefix, report)
+    if detect_format(prefix) == "v1":  # no .index but table file(s) at the prefix: the older format
+        return _verify_v1(prefix, report)
     try:
         reader = BundleReader(prefix, verify=True)
     except CheckpointError as exc:  # no footer / index block: nothing else can be located
         report.problems.append(Problem.from_error(exc))
         return report
     with reader:
-        table = reader.table
-        report.blocks_checked += 1  # the index block, checked on open
-        _check_index_structure(table, report)
-        items = []
-        for _, handle in table.index_entries:
-            try:
-                items.extend(_check_block_order(table.read_block(handle), table.path, handle, report))
-                report.bytes_checked += handle.size + BLOCK_TRAILER_SIZE
-            except CheckpointError as exc:
-                report.problems.append(Problem.from_error(exc))
-            report.blocks_checked += 1
+        items = _check_table(reader.table, report)
         header = None
         if items and items[0][0] == HEADER_KEY:
             try:
@@ -261,23 +273,83 @@ def verify_checkpoint(prefix) -> VerifyReport:
             return _dedupe(report)
         present = _check_shards_present(prefix, header.num_shards, report)
         _check_data_coverage(reader, entries, header.num_shards, present, report)
+        same, skipped = _overlap_plan(reader, entries, header.num_shards, present)
+        verdicts: dict[tuple, tuple[str, CheckpointError | None]] = {}
         for e in entries:
             if not e.slices:
                 report.tensors_checked += 1  # counted whether it passes or fails
+            if id(e) in skipped:
+                report.problems.append(Problem(
+                    reader.data_file(e.shard_id).path, e.offset, e.end, "MalformedError",
+                    f"tensor {e.name!r} not checked: its bytes overlap bytes already checked for other "
+                    "tensors (see the overlap reported above), and re-reading them once per overlapping "
+                    "tensor could take without end"))
+                continue
             try:
                 if e.slices:  # its pieces are checked as entries of their own; here, how they fit together
                     reader.check_pieces(e)  # need not cover the variable: a Saver may save only some pieces
                     continue
-                if e.dtype == DT_VARIANT:  # no numpy value, but its bytes carry checksums all the same
-                    check_variant_bytes(reader.read_raw(e), e.num_elements, base=e.offset,
-                                        path=reader.data_file(e.shard_id).path,
-                                        expected_crc=unmask_crc(e.crc32c))
+                key = same.get(id(e))
+                if key is not None and key in verdicts:  # the same bytes and checksum as a tensor checked before
+                    first, bad = verdicts[key]
+                    if bad is not None:
+                        report.problems.append(Problem(bad.path, bad.offset, bad.end, type(bad).__name__,
+                                                       f"tensor {e.name!r} has the same bytes and checksum as "
+                                                       f"{first!r}: {bad.message}"))
+                        continue
                 else:
-                    reader.read_tensor(e, verify=True)
-                report.bytes_checked += e.size
+                    try:
+                        reader.check_tensor(e)  # bounded memory, whatever the size
+                    except CheckpointError as exc:
+                        if key is not None:
+                            verdicts[key] = (e.name, exc)
+                        raise
+                    if key is not None:
+                        verdicts[key] = (e.name, None)
+                    report.bytes_checked += e.size
             except CheckpointError as exc:
                 report.problems.append(Problem.from_error(exc))
     return _dedupe(report)
+
+
+def _overlap_plan(reader, entries, num_shards: int, present: set[int]):
+    """Which tensors share bytes, and which to leave unchecked so that no byte is read again and again.
+
+    TensorFlow never writes two tensors over the same bytes (the coverage check
+    reports it).  A hostile index can point thousands of entries at the same
+    gigabyte, so: entries with the same bytes, dtype, shape and checksum get one
+    check between them (``same`` maps each to a shared key), and in each shard the
+    bytes re-read for partly overlapping entries may add up to at most the shard's
+    size (so verify reads at most about twice what the files hold); entries past
+    that budget are ``skipped`` and reported.
+    """
+    same: dict[int, tuple] = {}
+    skipped: set[int] = set()
+    by_shard: dict[int, list] = {}
+    for e in entries:
+        if not e.slices and e.size and e.shard_id in present and 0 <= e.shard_id < num_shards:
+            by_shard.setdefault(e.shard_id, []).append(e)
+    for shard, es in by_shard.items():
+        try:
+            budget = reader.data_file(shard).size
+        except CheckpointError:
+            continue
+        checked_until = 0
+        firsts: set[tuple] = set()
+        for e in sorted(es, key=lambda e: (e.offset, e.size)):
+            key = (shard, e.offset, e.size, e.crc32c, e.dtype, e.shape)
+            if key in firsts:
+                same[id(e)] = key
+                continue
+            again = max(0, min(e.end, checked_until) - e.offset)
+            if again > budget:
+                skipped.add(id(e))
+                continue
+            budget -= again
+            firsts.add(key)
+            same[id(e)] = key
+            checked_until = max(checked_until, e.end)
+    return same, skipped
 
 
 def _verify_v1(prefix: str, report: VerifyReport) -> VerifyReport:
@@ -292,15 +364,8 @@ def _verify_v1(prefix: str, report: VerifyReport) -> VerifyReport:
             report.problems.append(Problem.from_error(exc))
             continue
         with table:
-            report.blocks_checked += 1
-            for _, handle in table.index_entries:
-                try:
-                    table.read_block(handle)
-                    report.bytes_checked += handle.size + BLOCK_TRAILER_SIZE
-                except CheckpointError as exc:
-                    report.problems.append(Problem.from_error(exc))
-                report.blocks_checked += 1
-    if report.problems:
+            _check_table(table, report)
+    if any(p.affects_values for p in report.problems):
         return _dedupe(report)
     try:
         reader = V1Reader(prefix, verify=True)

@@ -93,7 +93,7 @@ def run(args) -> int:
     if args.json:
         out = {
             "prefix": reader.prefix,
-            "num_shards": reader.bundle.num_shards,
+            "num_shards": reader.lowlevel.num_shards,
             "tensors": [
                 {
                     "name": e.name,

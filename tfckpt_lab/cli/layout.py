@@ -35,13 +35,14 @@ def _trees(path: str) -> tuple[str | None, dict]:
     from ..checkpoint.reader import resolve_prefix
     from ..errors import CheckpointNotFoundError
     from ..explain import layout, layouts
-
     from ..remote import is_url, isdir, path_exists
 
     if (os.path.isfile(path) if not is_url(path) else (not isdir(path) and path_exists(path))):
         return None, {path: layout(path)}
     prefix = resolve_prefix(path)  # a directory: its latest checkpoint (or a clear error)
-    if not path_exists(prefix + ".index"):
+    from ..v1.reader import v1_files
+
+    if not path_exists(prefix + ".index") and not v1_files(prefix):  # neither V2 nor V1 files there
         raise CheckpointNotFoundError("no such file, and no checkpoint with this prefix (no "
                                       f"{os.path.basename(prefix)}.index)", path=path)
     return prefix, layouts(prefix)
@@ -76,12 +77,18 @@ def run(args) -> int:
             for depth, r in enumerate(chain):
                 print("  " * depth + r.describe())
         return 0
-    if args.json:
+    if args.json:  # written as it is built: bounded memory however many regions there are
+        write = sys.stdout.write
         if prefix is None:
-            json.dump(next(iter(trees.values())).to_dict(max_depth=args.depth), sys.stdout)
+            for piece in next(iter(trees.values())).iter_json(max_depth=args.depth):
+                write(piece)
         else:
-            json.dump({"prefix": prefix, "files": {p: t.to_dict(max_depth=args.depth) for p, t in trees.items()}},
-                      sys.stdout)
+            write(json.dumps({"prefix": prefix})[:-1] + ', "files": {')
+            for i, (path, tree) in enumerate(trees.items()):
+                write((", " if i else "") + json.dumps(path) + ": ")
+                for piece in tree.iter_json(max_depth=args.depth):
+                    write(piece)
+            write("}}")
         print()
         return 0
     depth = 2 if args.depth is None else args.depth

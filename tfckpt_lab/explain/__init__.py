@@ -26,7 +26,7 @@ from ..remote import file_size, path_exists
 from .region import FileRegion, Region, check_tiling, innermost_region, leaves_between, region_path
 
 __all__ = ["layout", "layouts", "detect_kind", "innermost_region", "region_path", "leaves_between", "check_tiling",
-           "Region", "FileRegion"]
+           "tensor_files", "tensor_map", "table_tree", "TENSOR_FILE_KINDS", "Region", "FileRegion"]
 
 _TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 
@@ -93,20 +93,69 @@ def layout(path, kind: str | None = None) -> FileRegion:
 
 
 def layouts(prefix) -> dict[str, FileRegion]:
-    """``{path: tree}`` for every file of one checkpoint: ``.index``, each data shard, ``.meta`` if present.
+    """``{path: tree}`` for every file of one checkpoint, in either format, and its ``.meta`` if present.
 
-    The data-shard trees share one open reader of the index.
+    V2: the ``.index`` and each data shard (the shard trees share one open reader
+    of the index).  V1: each table file (``file_kind == "v1"``), whose slice
+    values are ``tensor`` regions.
     """
-    from ..bundle.reader import BundleReader
+    from ..checkpoint.reader import open_low_level
     from .data import data_layout
     from .index import index_layout
 
     prefix = os.fspath(prefix)
-    out = {prefix + ".index": index_layout(prefix + ".index")}
-    reader = BundleReader(prefix, verify=False)
-    for p in reader.data_paths():
-        if path_exists(p):
-            out[p] = data_layout(p, reader=reader)
-    if path_exists(prefix + ".meta"):
-        out[prefix + ".meta"] = layout(prefix + ".meta")
+    reader = open_low_level(prefix, verify=False)
+    out = {}
+    for p in reader.table_paths():
+        out[p] = index_layout(p, v1=reader if reader.format == "v1" else None)
+    if reader.format == "v2":
+        for p in reader.data_paths():
+            if path_exists(p):
+                out[p] = data_layout(p, reader=reader)
+    meta = reader.meta_path()
+    if path_exists(meta):
+        out[meta] = layout(meta)
+    return out
+
+
+TENSOR_FILE_KINDS = ("data", "v1")  # file trees whose bytes include tensor values
+
+
+def table_tree(trees) -> FileRegion | None:
+    """The tree of a checkpoint's (first) table file among ``trees``: its ``.index``, or a V1 file."""
+    trees = trees.values() if isinstance(trees, dict) else trees
+    return next((t for t in trees if getattr(t, "file_kind", None) in ("index", "v1")), None)
+
+
+def tensor_files(trees) -> list[FileRegion]:
+    """The trees (of a ``layouts()`` dict, or a list) of files that hold tensor values, in order."""
+    trees = trees.values() if isinstance(trees, dict) else trees
+    return [t for t in trees if getattr(t, "file_kind", None) in TENSOR_FILE_KINDS]
+
+
+def tensor_map(tree: FileRegion) -> list[Region]:
+    """Where each tensor's bytes are in one file: ``tensor`` regions and the bytes between them, tiling the file.
+
+    A data shard's top level is exactly that.  In a V1 file the tensors' values
+    lie inside table entries, so the bytes between them (keys, block structure,
+    the index and footer) come back as ``table`` regions made for the purpose
+    (not part of the tree).
+    """
+    if tree.file_kind != "v1":
+        return list(tree.children)
+    out: list[Region] = []
+    pos = 0
+    values = (entry.children[-1] for block in tree.children if block.kind == "data_block"
+              for entry in block.children if entry.kind == "entry" and entry.children)
+    for r in values:
+        if r.kind != "tensor":
+            continue
+        if r.start > pos:
+            out.append(Region(pos, r.start, "table", "table structure", None,
+                              "keys, block structure, index and footer around the values"))
+        out.append(r)
+        pos = r.end
+    if pos < tree.end:
+        out.append(Region(pos, tree.end, "table", "table structure", None,
+                          "keys, block structure, index and footer around the values"))
     return out

@@ -1,4 +1,4 @@
-"""The ``.index`` file (an SSTable) as byte regions.
+"""The ``.index`` file (an SSTable) as byte regions, built from what the table reader saw.
 
 File grammar (see :mod:`tfckpt_lab.sstable.format` and :mod:`tfckpt_lab.sstable.block`)::
 
@@ -9,166 +9,209 @@ File grammar (see :mod:`tfckpt_lab.sstable.format` and :mod:`tfckpt_lab.sstable.
 
 Data-block values are BundleEntryProtos (the first, under the empty key, is the
 BundleHeaderProto); index-block values are block handles.
+
+Nothing here decodes table bytes: the spans between blocks come from
+:meth:`TableReader.spans <tfckpt_lab.sstable.reader.TableReader.spans>`, each
+block's entries and field boundaries from the block cursor
+(:meth:`Block.entries <tfckpt_lab.sstable.block.Block.entries>`), trailer
+verdicts from :class:`~tfckpt_lab.sstable.format.BlockTrailer`, and handle
+boundaries from the decoded :class:`~tfckpt_lab.sstable.format.BlockHandle`.
+Only the protobuf values are taken apart further, by :mod:`.protowire`.
 """
 
 from __future__ import annotations
 
 import os
 
-from ..bundle.entry import key_to_name
-from ..codecs import crc32c_extend, decode_varint, unmask_crc
-from ..sstable.block import Block
+from ..bundle.entry import key_to_name, keys_to_names
+from ..codecs import unmask_crc
 from ..sstable.format import (
     BLOCK_TRAILER_SIZE,
     COMPRESSION_NAMES,
     FOOTER_SIZE,
     MAX_BLOCK_HANDLE_SIZE,
-    NO_COMPRESSION,
     TABLE_MAGIC_NUMBER,
     BlockHandle,
+    BlockTrailer,
 )
-from ..sstable.reader import TableReader
+from ..sstable.reader import TableReader, TableSpan
 from .protowire import message_regions
 from .region import FileRegion, Region
 
 __all__ = ["index_layout"]
 
-
-def _nonempty(regions):
-    return [r for r in regions if r.end > r.start]
+_BLOCK_TEXT = {
+    "metaindex_block": ("metaindex block", "the metaindex block (empty in TensorFlow: no filters or stats)", "meta"),
+    "index_block": ("index block", "the index block: one entry per data block, key = separator, "
+                    "value = block handle", "index"),
+}
+_VALUE_TEXT = {
+    "data": "a BundleEntryProto",
+    "v1": "SavedTensorSlices holding one slice's values",
+    "index": "the handle of the data block holding keys up to this one",
+    "meta": "a metaindex entry",
+}
+_HEADER_TEXT = {
+    "data": "the bundle header (BundleHeaderProto)",
+    "v1": "SavedTensorSlices with the list of every tensor",
+}
 
 
 def _key_label(key: bytes) -> str:
-    return "(header)" if key == b"" else key_to_name(key)
+    """``(header)``, a tensor's name, or for a slice key (0x00 first) ``name [slice]``."""
+    if key == b"":
+        return "(header)"
+    if key[:1] == b"\x00":
+        from ..bundle.slices import decode_slice_key
+        from ..errors import CheckpointError
+
+        try:
+            raw, s = decode_slice_key(key)
+            return f"{key_to_name(raw)} [{s}]"
+        except CheckpointError:  # not a well-formed slice key: shown as it is
+            pass
+    return key_to_name(key)
 
 
-def index_layout(path) -> FileRegion:
-    """The region tree of one ``.index`` file.
+def index_layout(path, *, v1=None) -> FileRegion:
+    """The region tree of one ``.index`` file, or of one V1 checkpoint file (another SSTable).
 
-    Opening reads the footer and the index block only; each block's entries are
-    decoded when that block's children are first asked for.
+    Opening reads the footer and the index block only; each block is read, its
+    checksum computed and its entries decoded when its children are first asked for.
+    A V1 file (``file_kind == "v1"``) is recognised by its header entry; ``v1``
+    may pass its open :class:`~tfckpt_lab.v1.V1Reader` (of this file, or of all
+    the shards it belongs to).  Its slice values are ``tensor`` regions.
     """
     path = os.fspath(path)
     table = TableReader(path, verify=False, cache_blocks=0)
     size = table.file.size
-    v1 = not path.endswith(".index") and _is_v1(path)
-    what = "SavedTensorSlices (a V1 checkpoint)" if v1 else "BundleEntryProto"
-    root = FileRegion(path, "index", size, value={"data_blocks": table.num_data_blocks},
+    if v1 is None and not path.endswith(".index"):
+        v1 = _v1_reader(path)
+    shard = v1.paths.index(path) if v1 is not None and path in v1.paths else 0
+    what = "SavedTensorSlices (a V1 checkpoint)" if v1 is not None else "BundleEntryProto"
+    role = _Role("v1", v1, shard) if v1 is not None else _Role("data")
+    return FileRegion(path, "v1" if v1 is not None else "index", size, value={"data_blocks": table.num_data_blocks},
                       explanation=f"an SSTable: sorted key -> {what}, in blocks, then the index and footer",
-                      loader=lambda r: _top_regions(table, size, "v1" if v1 else "data"), record=table)
-    return root
+                      loader=lambda r: _top_regions(table, role), record=table)
 
 
-def _is_v1(path: str) -> bool:
-    """A table file not named .index whose header entry holds V1's SavedTensorSlices metadata."""
-    from ..v1.reader import is_v1_checkpoint
+def _v1_reader(path: str):
+    """An open V1Reader of this one file if its header entry holds V1's SavedTensorSlices metadata."""
+    from ..errors import CheckpointError
+    from ..v1.reader import V1Reader
 
     try:
-        return is_v1_checkpoint(path)
-    except Exception:  # damaged files are laid out as plain tables
-        return False
+        return V1Reader(path, verify=False)
+    except CheckpointError:  # not V1, or damaged: laid out as a plain table
+        return None
 
 
-def _top_regions(table: TableReader, size: int, data_role: str = "data") -> list[Region]:
-    foot = table.footer
-    blocks = []
-    for i, (sep, h) in enumerate(table.index_entries):
-        blocks.append((h, "data_block", f"data block {i}",
-                       f"data block {i}: entries with keys <= {_key_label(sep)!r} (separator in the index block)",
-                       data_role))
-    blocks.append((foot.metaindex_handle, "metaindex_block", "metaindex block",
-                   "the metaindex block (empty in TensorFlow: no filters or stats)", "meta"))
-    blocks.append((foot.index_handle, "index_block", "index block",
-                   "the index block: one entry per data block, key = separator, value = block handle", "index"))
-    blocks.sort(key=lambda b: b[0].offset)
+class _Role:
+    """What a block's values are: ``data`` (BundleEntryProtos), ``v1`` (SavedTensorSlices), ``index``, ``meta``."""
+
+    __slots__ = ("name", "v1", "shard")
+
+    def __init__(self, name: str, v1=None, shard: int = 0):
+        self.name, self.v1, self.shard = name, v1, shard
+
+
+def _top_regions(table: TableReader, data_role: _Role) -> list[Region]:
     out: list[Region] = []
-    pos = 0
-    for h, kind, label, expl, role in blocks:
-        if h.offset > pos:
-            out.append(_gap(pos, h.offset))
-        end = h.offset + h.size + BLOCK_TRAILER_SIZE
-        out.append(Region(h.offset, end, kind, label, {"offset": h.offset, "size": h.size},
-                          f"{expl}; {h.size} bytes + {BLOCK_TRAILER_SIZE}-byte trailer", record=h,
-                          loader=lambda r, h=h, role=role: _block_regions(table, h, role)))
-        pos = max(pos, end)
-    fstart = size - FOOTER_SIZE
-    if fstart > pos:
-        out.append(_gap(pos, fstart))
-    out.append(_footer(table, fstart))
+    for span in table.spans():
+        if span.overlaps:
+            continue  # a hostile handle; the verifier reports it, the tiling stays honest
+        if span.kind == "gap":
+            out.append(Region(span.start, span.end, "unexplained", "unexplained bytes", None,
+                              "bytes no block handle points at (TensorFlow never leaves any)"))
+        elif span.kind == "footer":
+            out.append(_footer(table, span.start))
+        else:
+            out.append(_block_region(table, span, data_role))
     return out
 
 
-def _gap(start, end):
-    return Region(start, end, "unexplained", "unexplained bytes", None,
-                  "bytes no block handle points at (TensorFlow never leaves any)")
+def _block_region(table: TableReader, span: TableSpan, data_role: _Role) -> Region:
+    h = span.handle
+    if span.kind == "data_block":
+        label = f"data block {span.index}"
+        expl = (f"data block {span.index}: entries with keys <= {_key_label(span.separator)!r} "
+                "(separator in the index block)")
+        role = data_role
+    else:
+        label, expl, name = _BLOCK_TEXT[span.kind]
+        role = _Role(name)
+    value = {"offset": h.offset, "size": h.size, "trailer": [h.end, span.end]}  # trailer: its byte range
+    return Region(span.start, span.end, span.kind, label, value,
+                  f"{expl}; {h.size} bytes + {BLOCK_TRAILER_SIZE}-byte trailer", record=h,
+                  loader=lambda r: _block_regions(table, h, role))
 
 
 def _footer(table: TableReader, fstart: int) -> Region:
-    raw = table.file.pread(fstart, FOOTER_SIZE)
+    foot = table.footer
     kids = []
-    pos = 0
-    for name, h in (("metaindex handle", table.footer.metaindex_handle),
-                    ("index handle", table.footer.index_handle)):
-        kids.append(_handle_region(raw, pos, fstart, name, f"where the {name.split()[0]} block is"))
-        pos = kids[-1].end - fstart
-    pad_end = 2 * MAX_BLOCK_HANDLE_SIZE
+    pos = fstart
+    for name, h in (("metaindex handle", foot.metaindex_handle), ("index handle", foot.index_handle)):
+        kids.append(_handle_region(h, pos, name, f"where the {name.split()[0]} block is"))
+        pos = kids[-1].end
+    pad_end = fstart + 2 * MAX_BLOCK_HANDLE_SIZE
     if pad_end > pos:
-        kids.append(Region(fstart + pos, fstart + pad_end, "padding", "padding", None,
-                           f"zero bytes padding the two handles to {pad_end} bytes"))
-    kids.append(Region(fstart + pad_end, fstart + FOOTER_SIZE, "magic", "magic", f"{TABLE_MAGIC_NUMBER:#018x}",
+        kids.append(Region(pos, pad_end, "padding", "padding", None,
+                           f"zero bytes padding the two handles to {2 * MAX_BLOCK_HANDLE_SIZE} bytes"))
+    kids.append(Region(pad_end, fstart + FOOTER_SIZE, "magic", "magic", f"{TABLE_MAGIC_NUMBER:#018x}",
                        "fixed64 magic number 0xdb4775248b80fb57: 'this is an SSTable'"))
     return Region(fstart, fstart + FOOTER_SIZE, "footer", "footer", None,
                   f"the last {FOOTER_SIZE} bytes: where the metaindex and index blocks are, and the magic number",
-                  children=kids, record=table.footer)
+                  children=kids, record=foot)
 
 
-def _handle_region(buf, pos: int, base: int, label: str, expl: str) -> Region:
-    start = pos
-    off, p1 = decode_varint(buf, pos)
-    size, p2 = decode_varint(buf, p1)
-    kids = [Region(base + start, base + p1, "varint", "offset", off, f"varint: block starts at byte {off}"),
-            Region(base + p1, base + p2, "varint", "size", size,
-                   f"varint: {size} bytes of contents (the {BLOCK_TRAILER_SIZE}-byte trailer not counted)")]
-    return Region(base + start, base + p2, "block_handle", label, {"offset": off, "size": size},
-                  f"{expl}: [{off}, {off + size})", children=kids, record=BlockHandle(off, size))
+def _handle_region(h: BlockHandle, start: int, label: str, expl: str) -> Region:
+    """A decoded handle's bytes at file offset ``start`` (its varint lengths as the decoder found them)."""
+    mid, end = start + h.offset_length, start + h.encoded_length
+    kids = [Region(start, mid, "varint", "offset", h.offset, f"varint: block starts at byte {h.offset}"),
+            Region(mid, end, "varint", "size", h.size,
+                   f"varint: {h.size} bytes of contents (the {BLOCK_TRAILER_SIZE}-byte trailer not counted)")]
+    return Region(start, end, "block_handle", label, {"offset": h.offset, "size": h.size},
+                  f"{expl}: [{h.offset}, {h.offset + h.size})", children=kids, record=h)
 
 
-def _block_regions(table: TableReader, h: BlockHandle, role: str) -> list[Region]:
-    raw = table.file.pread(h.offset, h.size + BLOCK_TRAILER_SIZE)
-    block_type = raw[h.size]
+def _block_regions(table: TableReader, h: BlockHandle, role: _Role) -> list[Region]:
+    found = table.inspect_block(h)
+    trailer = found.trailer
+    if trailer is None:  # not even the trailer could be read
+        return [Region(h.offset, h.end + BLOCK_TRAILER_SIZE, "unparsed", "unreadable block", None,
+                       f"a block that cannot be read: {found.error.message}")]
     out: list[Region] = []
-    if block_type != NO_COMPRESSION:
+    if trailer.block_type != 0:
         out.append(Region(h.offset, h.end, "compressed", "compressed contents", None,
-                          f"{COMPRESSION_NAMES.get(block_type, block_type)}-compressed block contents"))
+                          f"{COMPRESSION_NAMES.get(trailer.block_type, trailer.block_type)}-compressed block contents"))
+    elif found.block is None:  # a broken block is still shown, as one region
+        out.append(Region(h.offset, h.end, "unparsed", "unparsed block contents", None,
+                          f"block contents that do not parse: {found.error}"))
     else:
-        try:
-            block = Block(raw[:h.size], path=table.path, base=h.offset)
-            out.extend(_entry_regions(block, h.offset, role))
-            out.append(_restart_array(block, h.offset))
-            out.append(Region(h.offset + h.size - 4, h.end, "fixed32", "restart count", block.num_restarts,
-                              f"fixed32: {block.num_restarts} restart point(s) listed just before"))
-        except Exception as exc:  # a broken block is still shown, as one region
-            out = [Region(h.offset, h.end, "unparsed", "unparsed block contents", None,
-                          f"block contents that do not parse: {exc}")]
-    out.append(_trailer(raw, h, block_type))
+        block = found.block
+        handles = [hh for _, hh in table.index_entries] if role.name == "index" else None
+        out.extend(_entry_regions(block, h.offset, role, handles))
+        out.append(_restart_array(block, h.offset))
+        out.append(Region(h.offset + h.size - 4, h.end, "fixed32", "restart count", block.num_restarts,
+                          f"fixed32: {block.num_restarts} restart point(s) listed just before"))
+    out.append(_trailer(trailer))
     return out
 
 
-def _trailer(raw: bytes, h: BlockHandle, block_type: int) -> Region:
-    stored = int.from_bytes(raw[h.size + 1:h.size + 5], "little")
-    computed = crc32c_extend(crc32c_extend(0, raw[:h.size]), bytes((block_type,)))
-    ok = unmask_crc(stored) == computed
-    verdict = "matches" if ok else f"MISMATCH: the contents give {computed:#010x}"
-    kids = [Region(h.end, h.end + 1, "u8", "compression type", block_type,
-                   f"compression: {block_type} = {COMPRESSION_NAMES.get(block_type, 'unknown')}"),
-            Region(h.end + 1, h.end + 5, "checksum", "masked crc32c", stored,
-                   f"masked CRC-32C of the contents and the type byte: {unmask_crc(stored):#010x} unmasked, "
-                   f"{verdict}")]
+def _trailer(t: BlockTrailer) -> Region:
+    h = t.handle
+    ok = t.checksum_ok
+    verdict = "matches" if ok else f"MISMATCH: the contents give {t.computed_crc:#010x}"
+    kids = [Region(h.end, h.end + 1, "u8", "compression type", t.block_type,
+                   f"compression: {t.block_type} = {COMPRESSION_NAMES.get(t.block_type, 'unknown')}"),
+            Region(h.end + 1, h.end + BLOCK_TRAILER_SIZE, "checksum", "masked crc32c", t.stored_crc,
+                   f"masked CRC-32C of the contents and the type byte: {unmask_crc(t.stored_crc):#010x} "
+                   f"unmasked, {verdict}")]
     return Region(h.end, h.end + BLOCK_TRAILER_SIZE, "block_trailer", "trailer", {"checksum_ok": ok},
-                  "block trailer: compression type and checksum", children=kids)
+                  "block trailer: compression type and checksum", children=kids, record=t)
 
 
-def _restart_array(block: Block, base: int) -> Region:
+def _restart_array(block, base: int) -> Region:
     start = base + block.restarts_offset
     kids = [Region(start + 4 * i, start + 4 * i + 4, "fixed32", f"restart {i}", r,
                    f"fixed32: entry {i}'s first key is stored whole at block offset {r}")
@@ -177,63 +220,84 @@ def _restart_array(block: Block, base: int) -> Region:
                   "offsets of the entries whose keys are stored whole (for binary search)", children=kids)
 
 
-def _entry_regions(block: Block, base: int, role: str) -> list[Region]:
-    out = []
-    prev = b""
-    for e in block.entries():
-        label = _key_label(e.key) if role in ("data", "v1") else key_to_name(e.key)
+def _entry_regions(block, base: int, role: _Role, handles) -> list[Region]:
+    keyed = role.name in ("data", "v1")
+    what = ", value = " + _VALUE_TEXT[role.name]
+    header_what = ", value = " + _HEADER_TEXT.get(role.name, _VALUE_TEXT[role.name])
+    entries = block.entries()
+    if handles is not None and len(handles) != len(entries):
+        handles = None  # the index block changed under us; its values are shown as plain bytes
+    keys = [e[0] for e in entries]
+    labels = keys_to_names(keys)
+    if keyed:  # the header and slice keys (0x00 first: they sort first) get readable labels
+        i = 0
+        while i < len(keys) and keys[i][:1] in (b"", b"\x00"):
+            labels[i] = _key_label(keys[i])
+            i += 1
+    parts = _EntryParts(entries, base, role, handles)  # one loader for the block's entries
+    # (BlockEntry fields by position: key, value, offset, shared_end, non_shared_end, key_offset, value_offset)
+    return [Region(base + e[2], base + e[6] + len(e[1]), "entry", label, None,
+                   f"entry: key {label!r}{what if e[0] else header_what}", record=e, loader=parts)
+            for e, label in zip(entries, labels)]
+
+
+class _EntryParts:
+    """Builds an entry region's field regions when it is first opened (one of these per block)."""
+
+    def __init__(self, entries, base: int, role: _Role, handles):
+        self.entries, self.base, self.role, self.handles = entries, base, role, handles
+        self._index: dict[int, int] | None = None
+
+    def __call__(self, region) -> list[Region]:
+        if self._index is None:
+            self._index = {e.offset: i for i, e in enumerate(self.entries)}
+        i = self._index[region.record.offset]
+        e = self.entries[i]
+        prev = self.entries[i - 1].key if i else b""
+        handle = self.handles[i] if self.handles else None
+        base, role = self.base, self.role.name
+        o1, o2, o3 = base + e.offset, base + e.shared_end, base + e.non_shared_end
+        ko, vo = base + e.key_offset, base + e.value_offset
+        shared = e.shared
+        parts = [
+            Region(o1, o2, "varint", "shared", shared,
+                   f"varint: reuse the first {shared} bytes of the previous key"
+                   + (f" ({prev[:shared]!r})" if shared else
+                      " (a restart point: whole key stored)" if e.is_restart else
+                      " (nothing in common with the previous key)")),
+            Region(o2, o3, "varint", "non_shared", e.non_shared, f"varint: {e.non_shared} new key bytes follow"),
+            Region(o3, ko, "varint", "value_length", e.value_length, f"varint: the value is {e.value_length} bytes"),
+            Region(ko, vo, "key_delta", "key delta", e.key[shared:], f"the new key bytes; full key = {e.key!r}"),
+        ]
+        end = vo + e.value_length
         if role == "data":
-            what = "the bundle header (BundleHeaderProto)" if e.key == b"" else "a BundleEntryProto"
+            msg = "BundleHeaderProto" if e.key == b"" else "BundleEntryProto"
+            value = Region(vo, end, "value", msg, None, f"the value: a serialized {msg}",
+                           loader=lambda r: message_regions(e.value, 0, len(e.value), msg, base=vo))
         elif role == "v1":
-            what = ("SavedTensorSlices with the list of every tensor" if e.key == b"" else
-                    "SavedTensorSlices holding one slice's values")
+            value = self._v1_value(e, vo, end)
+        elif role == "index" and handle is not None and handle.encoded_length == e.value_length:
+            value = _handle_region(handle, vo, "block handle", "the data block's location")
         elif role == "index":
-            what = "the handle of the data block holding keys up to this one"
+            value = Region(vo, end, "value", "value", None, "not exactly one block handle")
         else:
-            what = "a metaindex entry"
-        out.append(Region(base + e.offset, base + e.end, "entry", label, None,
-                          f"entry: key {label!r}, value = {what}", record=e,
-                          loader=lambda r, e=e, prev=prev: _entry_parts(e, prev, base, role)))
-        prev = e.key
-    return out
+            value = Region(vo, end, "value", "value", e.value, "metaindex value")
+        parts.append(value)
+        return [r for r in parts if r.end > r.start]
 
+    def _v1_value(self, e, vo: int, end: int) -> Region:
+        """A V1 value: the header's metadata, or one stored slice (a ``tensor`` region)."""
+        def load(_r):
+            return message_regions(e.value, 0, len(e.value), "SavedTensorSlices", base=vo)
 
-def _entry_parts(e, prev: bytes, base: int, role: str) -> list[Region]:
-    o = base + e.offset
-    ko = base + e.key_offset
-    vo = base + e.value_offset
-    # the three varints: find where each ends by re-encoding their lengths
-    from ..codecs import encode_varint
-
-    l1 = len(encode_varint(e.shared))
-    l2 = len(encode_varint(e.non_shared))
-    parts = [
-        Region(o, o + l1, "varint", "shared", e.shared,
-               f"varint: reuse the first {e.shared} bytes of the previous key"
-               + (f" ({prev[:e.shared]!r})" if e.shared else
-                  " (a restart point: whole key stored)" if e.is_restart else
-                  " (nothing in common with the previous key)")),
-        Region(o + l1, o + l1 + l2, "varint", "non_shared", e.non_shared,
-               f"varint: {e.non_shared} new key bytes follow"),
-        Region(o + l1 + l2, ko, "varint", "value_length", e.value_length,
-               f"varint: the value is {e.value_length} bytes"),
-        Region(ko, vo, "key_delta", "key delta", e.key[e.shared:],
-               f"the new key bytes; full key = {e.key!r}"),
-    ]
-    if role == "data":
-        msg = "BundleHeaderProto" if e.key == b"" else "BundleEntryProto"
-        value = Region(vo, vo + e.value_length, "value", msg, None, f"the value: a serialized {msg}",
-                       loader=lambda r: message_regions(e.value, 0, len(e.value), msg, base=vo))
-    elif role == "v1":
-        value = Region(vo, vo + e.value_length, "value", "SavedTensorSlices", None,
-                       "the value: a serialized SavedTensorSlices",
-                       loader=lambda r: message_regions(e.value, 0, len(e.value), "SavedTensorSlices", base=vo))
-    elif role == "index":
-        h, n = BlockHandle.decode(e.value, 0)
-        value = _handle_region(e.value, 0, vo, "block handle", "the data block's location")
-        if n != len(e.value):
-            value = Region(vo, vo + e.value_length, "value", "value", None, "not exactly one block handle")
-    else:
-        value = Region(vo, vo + e.value_length, "value", "value", e.value, "metaindex value")
-    parts.append(value)
-    return _nonempty(parts)
+        stored = self.role.v1.describe_key(e.key, self.role.shard, vo, e.value_length)
+        if stored is None:
+            return Region(vo, end, "value", "SavedTensorSlices", None, "the value: a serialized SavedTensorSlices",
+                          loader=load)
+        whole = all(x.is_full for x in stored.tensor_slice.extents)
+        where = "all of it" if whole else f"slice {stored.tensor_slice}"
+        value = {"name": stored.name, "dtype": stored.dtype_name, "shape": list(stored.shape),
+                 "slice": str(stored.tensor_slice), "offset": vo, "size": e.value_length}
+        return Region(vo, end, "tensor", stored.name, value,
+                      f"{stored.name!r} ({where}): {stored.dtype_name} {list(stored.shape)}, a serialized "
+                      "SavedTensorSlices whose TensorProto holds the values", record=stored, loader=load)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import bisect
 import html
+import json
 from typing import Any, Callable, Iterator
 
-__all__ = ["Region", "FileRegion", "innermost_region", "region_path", "leaves", "leaves_between", "check_tiling"]
+__all__ = ["Region", "FileRegion", "innermost_region", "region_path", "leaves", "leaves_between", "check_tiling",
+           "short_value"]
 
 
 class Region:
@@ -125,7 +127,7 @@ class Region:
     # -- output ---------------------------------------------------------------
     def describe(self) -> str:
         """``[start, end) kind label = value -- explanation`` on one line."""
-        v = "" if self.value is None else f" = {_short(self.value)}"
+        v = "" if self.value is None else f" = {short_value(self.value)}"
         e = f" -- {self.explanation}" if self.explanation else ""
         return f"[{self.start}, {self.end}) {self.kind} {self.label}{v}{e}"
 
@@ -139,6 +141,60 @@ class Region:
             d["children"] = []
             d["truncated"] = bool(self.children)
         return d
+
+    def iter_json(self, max_depth: int | None = None) -> Iterator[str]:
+        """:meth:`to_dict` as JSON text, piece by piece, in bounded memory (what ``layout --json`` prints).
+
+        Children not built yet are built for the walk and let go after it, so a
+        tree of millions of regions is written holding only the path from the
+        root to the current region (and each ancestor's list of children).
+
+        >>> root = Region(0, 2, "file", children=[Region(0, 2, "x", "a", b"\\x00")])
+        >>> "".join(root.iter_json()) == json.dumps(root.to_dict())
+        True
+        """
+        text = json.encoder.encode_basestring_ascii  # what json.dumps does to a str, without its overhead
+
+        def value(v) -> str:
+            t = type(v)
+            if t is int:
+                return str(v)
+            if t is str:
+                return text(v)
+            return "null" if v is None else json.dumps(_jsonable(v))
+
+        def open_(r: Region, depth):
+            head = (f'{{"start": {r.start}, "end": {r.end}, "kind": {text(r.kind)}, "label": {text(r.label)}, '
+                    f'"value": {value(r.value)}, "explanation": {text(r.explanation)}, "children": [')
+            kids = r._children if r._children is not None else (r._loader(r) if r._loader is not None else [])
+            if depth is None or depth > 0:
+                return head, iter(kids), None if depth is None else depth - 1
+            return head + f'], "truncated": {"true" if kids else "false"}}}', None, None
+
+        head, kids, depth = open_(self, max_depth)
+        if kids is None:
+            yield head
+            return
+        out = [head]  # pieces are handed out a few thousand at a time
+        stack = [[kids, depth, False]]
+        while stack:
+            top = stack[-1]
+            child = next(top[0], None)
+            if child is None:
+                stack.pop()
+                out.append("]}")
+                continue
+            if top[2]:
+                out.append(", ")
+            top[2] = True
+            head, kids, depth = open_(child, top[1])
+            out.append(head)
+            if kids is not None:
+                stack.append([kids, depth, False])
+            if len(out) > 4096:
+                yield "".join(out)
+                out = []
+        yield "".join(out)
 
     def format_tree(self, max_depth: int = 2, max_children: int = 20, _indent: str = "") -> str:
         """An indented text outline (what ``tfckpt-lab layout`` prints)."""
@@ -158,13 +214,16 @@ class Region:
         kids = self.children
         rows = "".join(
             f"<tr><td>{c.start}</td><td>{c.end}</td><td>{html.escape(c.kind)}</td>"
-            f"<td><code>{html.escape(c.label)}</code></td><td>{html.escape(_short(c.value))}</td>"
+            f"<td><code>{html.escape(c.label)}</code></td><td>{html.escape(short_value(c.value))}</td>"
             f"<td>{html.escape(c.explanation)}</td></tr>" for c in kids[:100])
         more = f"<tr><td colspan=6>... {len(kids) - 100} more</td></tr>" if len(kids) > 100 else ""
         return (f"<b>{html.escape(self.kind)}</b> <code>{html.escape(self.label)}</code> "
                 f"bytes [{self.start}, {self.end}) ({self.size} bytes): {html.escape(self.explanation)}"
                 + (f"<table><tr><th>start</th><th>end</th><th>kind</th><th>label</th><th>value</th>"
                    f"<th>meaning</th></tr>{rows}{more}</table>" if kids else ""))
+
+
+_KEEP_WHOLE = 4 << 20  # files up to this size are read once by FileRegion.read
 
 
 class FileRegion(Region):
@@ -188,15 +247,17 @@ class FileRegion(Region):
     def read(self, start: int = 0, end: int | None = None) -> bytes:
         """The file's raw bytes ``[start, end)``, cut to the file like a slice.
 
-        Only those bytes are read (a ranged read), so a window of a 10 GB shard costs
-        the window; layouts that parsed the whole file anyway (``.meta``, ``checkpoint``)
-        keep it and answer from memory.
+        A small file is read once and kept; a big one only in the range asked for (a ranged
+        read, also at a URL), so a window of a 10 GB shard costs the window.
         """
         if self._data is not None:
             return self._data[start:end]
         from ..fileio import open_random_access
 
         with open_random_access(self.path) as f:
+            if f.size <= _KEEP_WHOLE:
+                self._data = f.pread(0, f.size)
+                return self._data[start:end]
             start, end, _ = slice(start, end).indices(f.size)
             return f.pread(start, end - start) if end > start else b""
 
@@ -298,7 +359,12 @@ def check_tiling(tree: Region) -> None:
         stack.extend(kids)
 
 
-def _short(value, limit: int = 60) -> str:
+def short_value(value, limit: int = 60) -> str:
+    """A region's value as at most ``limit`` characters of text (bytes as their repr), for display.
+
+    >>> short_value(b"abc"), short_value("x" * 70, 10)
+    ("b'abc'", 'xxxxxxx...')
+    """
     if value is None:
         return ""
     if isinstance(value, (bytes, bytearray)):
@@ -321,3 +387,6 @@ def _jsonable(value):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     return str(value)
+
+
+_short = short_value  # the old private name, kept for code written against it

@@ -8,7 +8,8 @@
                                fewer values than elements means "repeat the last one"
 
 We pick the form TensorFlow's ``make_tensor_proto`` picks (see :func:`make_tensor_proto`);
-:func:`make_ndarray` reads either form (like ``tf.make_ndarray``).
+:func:`make_ndarray` reads either form (like ``tf.make_ndarray``).  The typed fields and their
+decoder are shared with V1 checkpoints: :mod:`tfckpt_lab.tensor_proto`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import UnsupportedError
 from ..protos import tensor_pb2, tensor_shape_pb2
+from ..tensor_proto import decode_values, typed_field
 
 __all__ = ["make_tensor_proto", "make_ndarray", "shape_proto"]
 
@@ -25,17 +27,6 @@ __all__ = ["make_tensor_proto", "make_ndarray", "shape_proto"]
 # float16/32/64, int32, uint8, int16, int8, int64, the quantized ones, uint32, uint64,
 # the float8 types, float4_e2m1fn and bfloat16.  Not uint16, bool, complex, int4/int2, strings.
 _CONTENT_TYPES = frozenset({19, 1, 2, 3, 4, 5, 6, 9, 11, 12, 15, 16, 13, 22, 23, 24, 25, 26, 27, 28, 33, 14})
-
-# DataType number -> the repeated field that holds its elements one by one
-_TYPED_FIELD = {
-    1: "float_val", 2: "double_val", 3: "int_val", 4: "int_val", 5: "int_val", 6: "int_val",
-    7: "string_val", 8: "scomplex_val", 9: "int64_val", 10: "bool_val", 11: "int_val",
-    12: "int_val", 13: "int_val", 14: "half_val", 15: "int_val", 16: "int_val", 17: "int_val",
-    18: "dcomplex_val", 19: "half_val", 22: "uint32_val", 23: "uint64_val",
-    # int4/uint4/int2/uint2: one int per element; float8 and float4: one byte per element
-    29: "int_val", 30: "int_val", 31: "int_val", 32: "int_val",
-    24: "float8_val", 25: "float8_val", 26: "float8_val", 27: "float8_val", 28: "float8_val", 33: "float8_val",
-}
 
 
 def shape_proto(shape) -> tensor_shape_pb2.TensorShapeProto:
@@ -68,7 +59,7 @@ def make_tensor_proto(value, *, fill: bool = False) -> tensor_pb2.TensorProto:
     if not fill and datatype in _CONTENT_TYPES and arr.size > 1:
         proto.tensor_content = np.ascontiguousarray(arr, arr.dtype.newbyteorder("<")).tobytes()
         return proto
-    field = _TYPED_FIELD.get(datatype)
+    field = typed_field(datatype)
     if field is None:
         raise UnsupportedError(f"cannot store values of dtype {dtypes.dtype_name(datatype)} in a TensorProto")
     if field == "string_val":
@@ -87,36 +78,9 @@ def make_tensor_proto(value, *, fill: bool = False) -> tensor_pb2.TensorProto:
 
 
 def make_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """The numpy array a TensorProto holds (``tf.make_ndarray``): either storage form."""
-    np_dtype = dtypes.numpy_dtype(proto.dtype)
-    if np_dtype is None:
-        raise UnsupportedError(f"cannot decode a TensorProto of dtype {dtypes.dtype_name(proto.dtype)}")
+    """The numpy array a TensorProto holds (``tf.make_ndarray``): either storage form.
+
+    Fewer typed values than elements repeat the last one (none: zeros), as TensorFlow does.
+    """
     shape = tuple(d.size for d in proto.tensor_shape.dim)
-    count = int(np.prod(shape, dtype=np.int64))
-    if proto.tensor_content:
-        return np.frombuffer(proto.tensor_content, np_dtype.newbyteorder("<")).astype(np_dtype).reshape(shape)
-    field = _TYPED_FIELD.get(proto.dtype)
-    if field is None:
-        raise UnsupportedError(f"cannot decode a TensorProto of dtype {dtypes.dtype_name(proto.dtype)}")
-    values = list(getattr(proto, field)) if field != "float8_val" else list(proto.float8_val)
-    if field == "float8_val":
-        flat = np.array(values, np.uint8).view(np_dtype)
-    elif field == "half_val":
-        flat = np.array(values, np.uint16).view(np_dtype)
-    elif field in ("scomplex_val", "dcomplex_val"):
-        pairs = np.array(values, np.float64).reshape(-1, 2)
-        flat = (pairs[:, 0] + 1j * pairs[:, 1]).astype(np_dtype)
-    elif np_dtype == object:
-        flat = np.empty(len(values), object)
-        flat[:] = values
-    elif field == "int_val":
-        flat = np.array(values, np.int64).astype(np_dtype)
-    else:
-        flat = np.array(values, dtype=np_dtype)
-    if flat.size == count:
-        return flat.reshape(shape)
-    out = np.empty(count, np_dtype)
-    out[: flat.size] = flat
-    if count:
-        out[flat.size:] = flat[-1] if flat.size else np.zeros((), np_dtype)[()]
-    return out.reshape(shape)
+    return decode_values(proto, proto.dtype, shape, repeat_last=True, what="TensorProto")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..codecs import decode_varint32, encode_fixed32, encode_varint
 from ..errors import MalformedError, TruncatedError
@@ -84,28 +84,41 @@ class BlockBuilder:
         return bytes(self._buffer)
 
 
-@dataclass(frozen=True)
-class BlockEntry:
-    """One entry of a block with the byte offsets (relative to the block start) of its parts.
+class BlockEntry(NamedTuple):
+    """One entry of a block with the byte offsets (relative to the block start) of every field.
 
-    ``offset`` is where the entry's first varint starts; ``key_offset`` where the
-    key delta starts; ``value_offset`` where the value starts; ``end`` is one past
-    the value.
+    ``offset`` is where the entry's first varint (``shared``) starts;
+    ``shared_end`` and ``non_shared_end`` where the first and second varints end;
+    ``key_offset`` where the third varint ends and the key delta starts;
+    ``value_offset`` where the value starts; ``end`` is one past the value.
+    These are the positions the block cursor passed while decoding the entry,
+    not recomputed from the values.
     """
 
     key: bytes
     value: bytes
     offset: int
-    shared: int
-    non_shared: int
-    value_length: int
+    shared_end: int
+    non_shared_end: int
     key_offset: int
     value_offset: int
     is_restart: bool = False  # listed in the block's restart array (its key is stored whole)
 
     @property
+    def non_shared(self) -> int:
+        return self.value_offset - self.key_offset
+
+    @property
+    def shared(self) -> int:
+        return len(self.key) - self.non_shared
+
+    @property
+    def value_length(self) -> int:
+        return len(self.value)
+
+    @property
     def end(self) -> int:
-        return self.value_offset + self.value_length
+        return self.value_offset + len(self.value)
 
 
 _U32 = struct.Struct("<I")
@@ -119,16 +132,20 @@ MAX_SHARED_EXPANSION = 64
 
 
 class Block:
-    """A parsed view of one block's contents.
+    """A parsed view of one block's contents, with its one entry decoder (:meth:`scan`).
 
     ``path`` and ``base`` (the block's offset in its file) are used only to make
-    error messages point at the right place.
+    error messages point at the right place.  ``trailer`` is the
+    :class:`~tfckpt_lab.sstable.format.BlockTrailer` the reader found after the
+    contents (None for a block built in memory).
     """
 
-    def __init__(self, contents, *, path=None, base: int = 0):
+    def __init__(self, contents, *, path=None, base: int = 0, trailer=None):
         self.data = bytes(contents)
         self.path = path
         self.base = base
+        self.trailer = trailer
+        self._entries: list[BlockEntry] | None = None
         n = len(self.data)
         if n < 4:
             raise TruncatedError("block too short for its restart count", path=path, offset=base)
@@ -154,79 +171,77 @@ class Block:
                               f"{MAX_SHARED_EXPANSION}-fold (no TensorFlow table does that)", path=self.path,
                               offset=self.base + pos, end=self.base + len(self.data))
 
-    # -- iteration ----------------------------------------------------------
-    def items(self) -> list[tuple[bytes, bytes]]:
-        """All ``(key, value)`` pairs in order (the fast path: no offsets recorded)."""
+    # -- the cursor ---------------------------------------------------------
+    def scan(self, pos: int = 0, *, record: bool = False, target: bytes | None = None, count: int = -1):
+        """Decode entries from ``pos`` (0 or a restart point): the only entry decoder of the package.
+
+        Every use of a block goes through here: listing (:meth:`items`), lookups
+        (:meth:`seek`, which stops at the first key ``>= target``), the restart keys
+        a lookup bisects (``count=1``), and the explanatory walk (:meth:`entries`).
+        Each entry is checked as it is passed: lengths inside the entries area,
+        ``shared`` no longer than the previous key, keys strictly increasing, and
+        the total of shared prefixes bounded (:data:`MAX_SHARED_EXPANSION`).
+
+        Returns ``(items, bounds)``: ``items`` is ``[(key, value), ...]``; with
+        ``record``, ``bounds`` lists ``(start, shared_end, non_shared_end, key_offset,
+        value_offset)`` for each entry -- every field boundary passed (the value ends
+        ``len(value)`` bytes later) -- else it is None.
+        """
         data = self.data
         limit = self.restarts_offset
-        out = []
-        append = out.append
-        pos = 0
+        items: list[tuple[bytes, bytes]] = []
+        append = items.append
+        bounds: list[tuple[int, int, int, int]] | None = [] if record else None
         key = b""
         copied, budget = 0, MAX_SHARED_EXPANSION * len(data)
+        stops = target is not None or count >= 0
         while pos < limit:
-            # Three varint32s; almost always one byte each, so special-case that.
+            # Three varint32s, almost always one byte each: that case is decoded inline.
             # (pos + 2 < len(data): the restart count's 4 bytes follow ``limit``.)
             shared = data[pos]
             non_shared = data[pos + 1]
             vlen = data[pos + 2]
             if shared | non_shared | vlen < 0x80:
-                kend = pos + 3 + non_shared
-                vend = kend + vlen
-                if vend > limit or shared > len(key):
-                    raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", pos + 3)
-                key = key[:shared] + data[pos + 3:kend] if shared else data[pos + 3:kend]
-                append((key, data[kend:vend]))
-                pos = vend
-                continue
-            # Rare: a length of 128 or more.  Decode the three varints the careful way.
-            start = pos
-            shared, pos = self._varint(pos, limit)
-            non_shared, pos = self._varint(pos, limit)
-            vlen, pos = self._varint(pos, limit)
-            kend = pos + non_shared
+                kstart = pos + 3
+                if bounds is not None:
+                    bounds.append((pos, pos + 1, pos + 2, kstart, kstart + non_shared))
+            else:  # a length of 128 or more: the careful decoder
+                shared, p1 = self._varint(pos, limit)
+                non_shared, p2 = self._varint(p1, limit)
+                vlen, kstart = self._varint(p2, limit)
+                copied += shared
+                if copied > budget:
+                    raise self._expansion(pos)
+                if bounds is not None:
+                    bounds.append((pos, p1, p2, kstart, kstart + non_shared))
+            kend = kstart + non_shared
             vend = kend + vlen
-            if shared > len(key) or vend > limit:
-                raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", start)
-            copied += shared
-            if copied > budget:
-                raise self._expansion(start)
-            key = key[:shared] + data[pos:kend]
+            if vend > limit or shared > len(key):
+                raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", pos)
+            last = key
+            key = key[:shared] + data[kstart:kend] if shared else data[kstart:kend]
+            if key <= last and items:
+                raise self._corrupt(f"keys out of order (or repeated) within a block: {key!r} after {last!r}",
+                                    pos)
             append((key, data[kend:vend]))
             pos = vend
-        return out
+            if stops and (target is not None and key >= target or len(items) == count):
+                break
+        return items, bounds
 
-    def _walk(self, pos: int = 0):
-        """Decode entries from ``pos`` (a restart point) to the restart array, checking each.
-
-        Yields ``(start, shared, non_shared, value_length, key_offset, value_offset, key)``.
-        """
-        data = self.data
-        limit = self.restarts_offset
-        key = b""
-        copied, budget = 0, MAX_SHARED_EXPANSION * len(data)
-        while pos < limit:
-            start = pos
-            shared, pos = self._varint(pos, limit)
-            non_shared, pos = self._varint(pos, limit)
-            vlen, pos = self._varint(pos, limit)
-            kend = pos + non_shared
-            vend = kend + vlen
-            if shared > len(key) or vend > limit:
-                raise self._corrupt("bad entry in block (shared prefix or lengths out of range)", start)
-            copied += shared
-            if copied > budget:
-                raise self._expansion(start)
-            key = key[:shared] + data[pos:kend]
-            yield start, shared, non_shared, vlen, pos, kend, key
-            pos = vend
+    def items(self) -> list[tuple[bytes, bytes]]:
+        """All ``(key, value)`` pairs in order (the fast path: no offsets recorded)."""
+        return self.scan()[0]
 
     def entries(self) -> list[BlockEntry]:
-        """Every entry with its byte offsets (the slower, explanatory path)."""
-        data = self.data
-        restarts = set(self.restarts)
-        return [BlockEntry(key, data[vo:vo + vlen], start, shared, non_shared, vlen, ko, vo, start in restarts)
-                for start, shared, non_shared, vlen, ko, vo, key in self._walk()]
+        """Every entry with the byte offsets of its fields (the explanatory path; computed once)."""
+        if self._entries is None:
+            items, bounds = self.scan(record=True)
+            restarts = set(self.restarts)
+            new = tuple.__new__  # what BlockEntry(...) does, without its Python-level __new__
+            self._entries = [new(BlockEntry, (k, v, start, p1, p2, ko, vo, start in restarts))
+                             for (k, v), (start, p1, p2, ko, vo) in zip(items, bounds)]
+        return self._entries
 
     def _varint(self, pos: int, limit: int) -> tuple[int, int]:
         value, new = decode_varint32(self.data, pos, path=self.path, base=self.base)
@@ -237,13 +252,10 @@ class Block:
 
     def _key_at_restart(self, index: int) -> bytes:
         pos = self.restarts[index]
-        limit = self.restarts_offset
-        shared, pos = self._varint(pos, limit)
-        non_shared, pos = self._varint(pos, limit)
-        _vlen, pos = self._varint(pos, limit)
-        if shared != 0 or pos + non_shared > limit:
-            raise self._corrupt(f"restart point {index} does not start a full key", self.restarts[index])
-        return self.data[pos:pos + non_shared]
+        items, _ = self.scan(pos, count=1)  # from a restart point, ``shared`` must be 0
+        if not items:
+            raise self._corrupt(f"restart point {index} does not start an entry", pos)
+        return items[0][0]
 
     def seek(self, target: bytes) -> tuple[bytes, bytes] | None:
         """The first ``(key, value)`` with ``key >= target``, or None.
@@ -251,12 +263,14 @@ class Block:
         Binary search over the restart points (whose keys are stored whole), then
         a scan of at most one restart interval.
         """
+        if self.restarts_offset == 0:  # no entries at all
+            return None
         keys = _RestartKeys(self)
         # Last restart whose key is < target (or 0).
         idx = max(bisect.bisect_left(keys, target) - 1, 0)
-        for _start, _shared, _non_shared, vlen, _ko, vo, key in self._walk(self.restarts[idx]):
-            if key >= target:
-                return key, self.data[vo:vo + vlen]
+        items, _ = self.scan(self.restarts[idx], target=target)
+        if items and items[-1][0] >= target:
+            return items[-1]
         return None
 
 

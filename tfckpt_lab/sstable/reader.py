@@ -4,21 +4,69 @@ Opening reads only the footer and the index block.  A point lookup bisects the
 index block's separator keys to find the one data block that can hold the key,
 reads and checks that block, and binary-searches its restart points.  Ordered
 iteration reads the data blocks in file order.
+
+Every block goes through :meth:`TableReader.read_block` (checksum verdict,
+decompression) and then :meth:`Block.scan <tfckpt_lab.sstable.block.Block.scan>`
+(entries), whether it is read for a value, explained byte by byte
+(:mod:`tfckpt_lab.explain.index`) or verified
+(:mod:`tfckpt_lab.checkpoint.verify`).  :meth:`TableReader.inspect_block` is the
+same read for those two, recording problems instead of raising them, and
+:meth:`TableReader.spans` says what every byte range of the file is.
 """
 
 from __future__ import annotations
 
 import bisect
-import operator
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
-from ..errors import MalformedError, TruncatedError
+from ..errors import CheckpointError, MalformedError, TruncatedError
 from ..fileio import RandomAccessFile, open_random_access
 from .block import Block
-from .format import BLOCK_TRAILER_SIZE, FOOTER_SIZE, BlockHandle, Footer, check_block
+from .format import BLOCK_TRAILER_SIZE, FOOTER_SIZE, BlockHandle, BlockTrailer, Footer, decompress_block, split_block
 
-__all__ = ["TableReader"]
+__all__ = ["TableReader", "TableSpan", "InspectedBlock"]
+
+
+@dataclass(frozen=True)
+class TableSpan:
+    """One byte range of a table file, as the reader located it.
+
+    ``kind`` is ``"data_block"`` (``index`` = its position in the index block),
+    ``"metaindex_block"``, ``"index_block"``, ``"footer"`` or ``"gap"`` (bytes no
+    handle points at).  Block spans include their 5-byte trailer.  ``overlaps``
+    is True for a block that starts before the previous span ended (never in a
+    TensorFlow file; such a span is listed but does not advance the tiling).
+    """
+
+    start: int
+    end: int
+    kind: str
+    handle: BlockHandle | None = None
+    index: int | None = None
+    separator: bytes | None = None
+    overlaps: bool = False
+
+
+@dataclass
+class InspectedBlock:
+    """A block read for explaining or verifying: what was found, with problems recorded, not raised.
+
+    ``trailer`` always holds the checksum verdict; ``block`` is the parsed block
+    with every entry's field boundaries (None if it could not be parsed, and for
+    a compressed block when ``error`` says why); ``error`` is the first problem
+    met after the checksum (truncation, unknown compression, a bad entry).
+    """
+
+    handle: BlockHandle
+    trailer: BlockTrailer | None
+    block: Block | None
+    error: CheckpointError | None
+
+    @property
+    def compressed(self) -> bool:
+        return self.trailer is not None and self.trailer.block_type != 0
 
 
 class TableReader:
@@ -47,7 +95,7 @@ class TableReader:
                                     base=self.footer_offset)
         self._check_handle(self.footer.metaindex_handle, "metaindex")
         self._check_handle(self.footer.index_handle, "index")
-        self.index_block = self.read_block(self.footer.index_handle)
+        self.index_block = self._read_index_block(self.footer.index_handle)
         entries = []
         prev_key, prev_end = None, 0
         for key, value in self.index_block.items():
@@ -84,11 +132,75 @@ class TableReader:
                 offset=handle.offset)
 
     def read_block(self, handle: BlockHandle) -> Block:
-        """Read, check and parse the block at ``handle`` (no caching)."""
-        self._check_handle(handle, "requested")
+        """Read, check and parse the block at ``handle`` (no caching).
+
+        Raises :class:`~tfckpt_lab.errors.ChecksumMismatchError` on a bad trailer
+        CRC when the reader verifies.
+        """
+        return self._load(handle, "requested", checksum=self.verify, strict=True)
+
+    def _read_index_block(self, handle: BlockHandle) -> Block:
+        """The index block, its checksum computed even when not verifying (the verdict is kept)."""
+        return self._load(handle, "index", checksum=True, strict=self.verify)
+
+    def _split(self, handle: BlockHandle, what: str, checksum: bool):
+        self._check_handle(handle, what)
         raw = self.file.pread(handle.offset, handle.size + BLOCK_TRAILER_SIZE)
-        contents = check_block(raw, handle, path=self.path, verify=self.verify)
-        return Block(contents, path=self.path, base=handle.offset)
+        return split_block(raw, handle, path=self.path, checksum=checksum)
+
+    def _load(self, handle: BlockHandle, what: str, *, checksum: bool, strict: bool) -> Block:
+        contents, trailer = self._split(handle, what, checksum)
+        bad = trailer.error(self.path)
+        if bad is not None and strict:
+            raise bad
+        return Block(decompress_block(contents, trailer, path=self.path), path=self.path, base=handle.offset,
+                     trailer=trailer)
+
+    def inspect_block(self, handle: BlockHandle, *, entries: bool = True) -> InspectedBlock:
+        """Read the block at ``handle`` the way :meth:`read_block` does, recording instead of raising.
+
+        The checksum is always computed (``trailer.checksum_ok``); the contents are
+        parsed even when it does not match, so a damaged block can still be shown.
+        With ``entries`` every entry is decoded, with its field boundaries
+        (:meth:`Block.entries <tfckpt_lab.sstable.block.Block.entries>`).
+        """
+        trailer = None
+        try:
+            contents, trailer = self._split(handle, "requested", True)
+            block = Block(decompress_block(contents, trailer, path=self.path), path=self.path,
+                          base=handle.offset, trailer=trailer)
+            if entries:
+                block.entries()
+        except CheckpointError as exc:
+            return InspectedBlock(handle, trailer, None, exc)
+        return InspectedBlock(handle, trailer, block, None)
+
+    def spans(self) -> list[TableSpan]:
+        """Every byte range of the file, in file order: blocks (with trailers), gaps, the footer.
+
+        Gaps between blocks are ``"gap"`` spans; a block starting before the
+        previous span ends is listed with ``overlaps=True``.
+        """
+        foot = self.footer
+        blocks = [TableSpan(h.offset, h.end + BLOCK_TRAILER_SIZE, "data_block", h, i, sep)
+                  for i, (sep, h) in enumerate(self.index_entries)]
+        blocks.append(TableSpan(foot.metaindex_handle.offset, foot.metaindex_handle.end + BLOCK_TRAILER_SIZE,
+                                "metaindex_block", foot.metaindex_handle))
+        blocks.append(TableSpan(foot.index_handle.offset, foot.index_handle.end + BLOCK_TRAILER_SIZE,
+                                "index_block", foot.index_handle))
+        blocks.sort(key=lambda b: (b.start, b.end))
+        blocks.append(TableSpan(self.footer_offset, self.footer_offset + FOOTER_SIZE, "footer"))
+        out: list[TableSpan] = []
+        pos = 0
+        for b in blocks:
+            if b.start > pos:
+                out.append(TableSpan(pos, b.start, "gap"))
+            if b.start < pos:
+                out.append(TableSpan(b.start, b.end, b.kind, b.handle, b.index, b.separator, overlaps=True))
+            else:
+                out.append(b)
+            pos = max(pos, b.end)
+        return out
 
     def data_block(self, i: int) -> Block:
         """The ``i``-th data block (cached)."""
@@ -133,7 +245,10 @@ class TableReader:
                 yield key, value
 
     def all_items(self) -> list[tuple[bytes, bytes]]:
-        """Every ``(key, value)`` in order, reading each block once without polluting the cache."""
+        """Every ``(key, value)`` in order, reading each block once without polluting the cache.
+
+        (Each block's scan checks the order within it; this checks it across blocks.)
+        """
         out: list[tuple[bytes, bytes]] = []
         last = None
         for _, handle in self.index_entries:
@@ -142,9 +257,6 @@ class TableReader:
                 if last is not None and items[0][0] <= last:
                     raise MalformedError(f"keys out of order across blocks: {items[0][0]!r} after {last!r}",
                                          path=self.path, offset=handle.offset)
-                if len(items) > 1 and any(map(operator.ge, (k for k, _ in items), (k for k, _ in items[1:]))):
-                    raise MalformedError("keys out of order (or repeated) within a block", path=self.path,
-                                         offset=handle.offset, end=handle.end)
                 last = items[-1][0]
             out.extend(items)
         return out

@@ -61,6 +61,7 @@ V1_VERSION = 1                 # VersionDef.producer TensorFlow writes; our read
 V1_MIN_CONSUMER = 0            # VersionDef.min_consumer TensorFlow writes
 SHARD_SUFFIX_GLOB = "-?????-of-?????"   # sharded files: PREFIX-00000-of-00003
 _SHARD_NAME = re.compile(r"-\d{5}-of-\d{5}$")
+_SHARD_PATTERN = re.compile(r"-(\d{5}|\?{5})-of-(\d{5}|\?{5})$")  # a shard's name, or the glob of all
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _MAX_RANK = 254                # TensorShape's limit in TensorFlow
 _MAX_FILES = 1 << 16
@@ -177,6 +178,15 @@ class V1Entry:
     def num_elements(self) -> int:
         return math.prod(self.shape)
 
+    @property
+    def end(self) -> int | None:
+        """One past the stored value's last byte (None until located)."""
+        return None if self.offset is None or self.size is None else self.offset + self.size
+
+    @property
+    def is_partitioned(self) -> bool:
+        return bool(self.slices)
+
 
 @dataclass
 class _Tensor:
@@ -291,12 +301,24 @@ class V1Reader:
                 raise MalformedError(f"slice {s} lies outside {name!r}'s shape {list(shape)}", path=path)
 
     # -- listing --------------------------------------------------------------
+    format = "v1"
+
     @property
     def num_shards(self) -> int:
         return len(self.paths)
 
     def data_paths(self) -> list[str]:
+        """The files holding tensor values: for V1, the table files themselves."""
         return list(self.paths)
+
+    def table_paths(self) -> list[str]:
+        """The SSTable files of this checkpoint (every file, for V1)."""
+        return list(self.paths)
+
+    def meta_path(self) -> str:
+        """Where a ``.meta`` graph saved with this checkpoint would be (``STEM.meta``; it may not exist)."""
+        m = _SHARD_PATTERN.search(self.prefix)
+        return (self.prefix[: m.start()] if m else self.prefix) + ".meta"
 
     def _tensor(self, name) -> _Tensor:
         if isinstance(name, bytes):
@@ -330,6 +352,11 @@ class V1Reader:
         """``{name: (shape, dtype number)}``, sorted by name."""
         return {n: (t.shape, t.dtype) for n, t in self._tensors.items()}
 
+    def variable_columns(self) -> tuple[list[str], list[tuple[int, ...]], list[int]]:
+        """``(names, shapes, dtype numbers)``, sorted by name."""
+        ts = list(self._tensors.values())
+        return [t.name for t in ts], [t.shape for t in ts], [t.dtype for t in ts]
+
     def entry(self, name) -> V1Entry:
         """The entry of tensor ``name``, with the byte range of its stored value if stored whole.
 
@@ -346,23 +373,31 @@ class V1Reader:
             name = key_to_name(name)
         return name in self._tensors
 
+    def describe_key(self, key: bytes, shard_id: int = 0, offset: int | None = None,
+                     size: int | None = None) -> V1Entry | None:
+        """The stored slice a table key names (tensor, dtype, the slice's shape), or None if it names none."""
+        if key == HEADER_KEY:
+            return None
+        try:
+            raw, s = decode_slice_key(key)
+        except MalformedError:
+            return None  # TensorFlow ignores keys it does not look up
+        t = self._tensors.get(key_to_name(raw))
+        if t is None or len(s.extents) != len(t.shape):
+            return None
+        return V1Entry(t.name, key, t.dtype, s.shape(t.shape), shard_id, offset, size, (), s)
+
     def _slice_entries(self, only: bytes | None = None) -> list[V1Entry]:
         out = []
         for i, table in enumerate(self.tables):
             for _, handle in table.index_entries:
                 block = table.read_block(handle)
                 for be in block.entries():
-                    if be.key == HEADER_KEY or (only is not None and be.key != only):
+                    if only is not None and be.key != only:
                         continue
-                    try:
-                        raw, s = decode_slice_key(be.key)
-                    except MalformedError:
-                        continue  # TensorFlow ignores keys it does not look up
-                    t = self._tensors.get(key_to_name(raw))
-                    if t is None or len(s.extents) != len(t.shape):
-                        continue
-                    out.append(V1Entry(t.name, be.key, t.dtype, s.shape(t.shape), i,
-                                       block.base + be.value_offset, be.value_length, (), s))
+                    e = self.describe_key(be.key, i, block.base + be.value_offset, be.value_length)
+                    if e is not None:
+                        out.append(e)
         return out
 
     def entries(self) -> dict[bytes, V1Entry]:

@@ -65,13 +65,15 @@ def hex_window(tree, start: int = 0, nbytes: int = 512, *, width: int = 16) -> d
 def shard_spans(trees) -> dict:
     """Every data shard's top-level regions (tensors and unreferenced bytes) as bars.
 
-    ``trees``: data-shard region trees (``file_kind == "data"``), in shard order.
+    ``trees``: region trees of the files holding tensors (:func:`tfckpt_lab.explain.tensor_files`), in order.
     """
+    from ..explain import tensor_map
+
     dtypes: list[str] = []
     shards, spans = [], []
     for row, tree in enumerate(trees):
         shards.append([os.path.basename(tree.path), tree.end])
-        for r in tree.children:
+        for r in tensor_map(tree):
             if r.kind == "tensor":
                 dt = r.value["dtype"]
                 if dt not in dtypes:

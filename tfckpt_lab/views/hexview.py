@@ -41,7 +41,7 @@ def region_name(region) -> str:
 
 def region_tip(region, limit: int = 60) -> str:
     """``[start, end) name = value``: one line for a tooltip or a list."""
-    from ..explain.region import _short
+    from ..explain.region import short_value as _short
 
     v = "" if region.value is None else f" = {_short(region.value, limit)}"
     return f"[{region.start}, {region.end}) {region_name(region)}{v}"
@@ -118,9 +118,9 @@ def region_html(region) -> str:
     """One region's range, kind, value and explanation as a short HTML block."""
     if region is None:
         return "<i>nothing selected</i>"
-    from ..explain.region import _short
+    from ..explain.region import short_value
 
-    value = "" if region.value is None else f"<br><b>value</b>: <code>{html.escape(_short(region.value, 200))}</code>"
+    value = "" if region.value is None else f"<br><b>value</b>: <code>{html.escape(short_value(region.value, 200))}</code>"
     swatch = (f'<span style="display:inline-block;width:10px;height:10px;background:{kind_color(region.kind)};'
               f'margin-right:4px"></span>')
     return (f"<div>{region_breadcrumb_html(region)}<br>{swatch}<b>{html.escape(region.kind)}</b> "

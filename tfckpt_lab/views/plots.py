@@ -127,15 +127,11 @@ def _human(n: int) -> str:
 
 
 def _data_trees(source) -> list:
-    from ..explain import layouts
+    from ..explain import layouts, tensor_files
 
-    if isinstance(source, dict):
-        trees = source.values()
-    elif isinstance(source, (list, tuple)):
-        trees = source
-    else:
-        trees = layouts(source).values()
-    return [t for t in trees if getattr(t, "file_kind", None) == "data"]
+    if isinstance(source, (dict, list, tuple)):
+        return tensor_files(source)
+    return tensor_files(layouts(source))
 
 
 @_themed
@@ -150,10 +146,13 @@ def shard_map(source, *, selected: str | None = None, width: float = 10.0, label
 
     Bars are coloured by dtype (Okabe-Ito); bytes no entry points at are grey and hatched.
     """
+    from ..explain import tensor_map
+
     trees = _data_trees(source)
+    bars = [tensor_map(tree) for tree in trees]
     dtypes_seen: list[str] = []
-    for tree in trees:
-        for r in tree.children:
+    for regions in bars:
+        for r in regions:
             if r.kind == "tensor" and r.value["dtype"] not in dtypes_seen:
                 dtypes_seen.append(r.value["dtype"])
     legend_cols = 1 + len(dtypes_seen) // 12
@@ -161,9 +160,9 @@ def shard_map(source, *, selected: str | None = None, width: float = 10.0, label
     fig = _figure(width, max(0.9 + 0.55 * max(1, len(trees)), 0.6 + 0.2 * legend_rows))
     ax = fig.add_subplot()
     longest = max((t.end for t in trees), default=1) or 1
-    for row, tree in enumerate(trees):
+    for row, regions in enumerate(bars):
         spans, colors, hatches = [], [], []
-        for r in tree.children:
+        for r in regions:
             spans.append((r.start, r.size))
             if r.kind == "tensor":
                 dt = r.value["dtype"]
@@ -179,7 +178,7 @@ def shard_map(source, *, selected: str | None = None, width: float = 10.0, label
             coll = ax.broken_barh(spans, (row - 0.38, 0.76), facecolors=colors, edgecolors="white", linewidths=lw)
             # (white hairlines part neighbouring tensors; they read as gaps on any background)
             coll.set_gid(f"shard{row}")
-            for r, (x, w), h in zip(tree.children, spans, hatches):
+            for r, (x, w), h in zip(regions, spans, hatches):
                 if h:
                     ax.broken_barh([(x, w)], (row - 0.38, 0.76), facecolors="none", edgecolors="#777777",
                                    hatch=h, linewidths=0)
@@ -210,14 +209,12 @@ def shard_map(source, *, selected: str | None = None, width: float = 10.0, label
 
 def _anatomy_parts(tree):
     """(start, end, kind, label) for blocks' contents, trailers, and the rest of the top level."""
-    from ..sstable.format import BLOCK_TRAILER_SIZE
-
     parts = []
     for r in tree.children:
-        if r.kind.endswith("_block") and r.record is not None:
-            cut = r.end - BLOCK_TRAILER_SIZE
-            parts.append((r.start, cut, r.kind, r.label))
-            parts.append((cut, r.end, "block_trailer", "trailer"))
+        trailer = r.value.get("trailer") if isinstance(r.value, dict) else None
+        if trailer is not None:  # a block: the region model says where its trailer is
+            parts.append((r.start, trailer[0], r.kind, r.label))
+            parts.append((trailer[0], trailer[1], "block_trailer", "trailer"))
         else:
             parts.append((r.start, r.end, r.kind, r.label))
     return parts

@@ -10,6 +10,7 @@ import tempfile
 import ipywidgets as w
 import traitlets as t
 
+from ..checkpoint.damage import checkpoint_files, flip_and_verify
 from ..explain import innermost_region, layout
 from ..views.hexview import hex_html, region_html
 from ..views.palette import OKABE_ITO, TABLE_OPEN, badge_css
@@ -26,23 +27,6 @@ def _byte_range(start, end) -> str:
     return f"[{start}, {end})" if end is not None else f"from {start}"
 
 __all__ = ["ChecksumLab", "checkpoint_files"]
-
-
-def checkpoint_files(prefix: str) -> list[str]:
-    """The files of one checkpoint that exist: ``.index``, data shards, ``.meta``."""
-    from ..bundle.reader import BundleReader
-
-    prefix = os.fspath(prefix)
-    out = [prefix + ".index"]
-    try:
-        with BundleReader(prefix, verify=False) as r:
-            out += r.data_paths()
-    except Exception:
-        d, base = os.path.split(prefix)
-        out += sorted(os.path.join(d, f) for f in os.listdir(d or ".") if f.startswith(base + ".data-"))
-    if os.path.exists(prefix + ".meta"):
-        out.append(prefix + ".meta")
-    return [p for p in out if os.path.exists(p)]
 
 
 class ChecksumLab(StaticFallback, ShowsErrors, w.VBox):
@@ -145,8 +129,6 @@ class ChecksumLab(StaticFallback, ShowsErrors, w.VBox):
         Raises ValueError (and shows it in the widget, changing nothing else) for a byte
         outside the file, a mask that is not 1 to 255, or a file not of this checkpoint.
         """
-        from ..checkpoint.verify import verify_checkpoint
-
         self._refuse(target, offset, mask)
         if target is not None:
             self.target = self._target_path(target)
@@ -157,32 +139,18 @@ class ChecksumLab(StaticFallback, ShowsErrors, w.VBox):
         tree = self._tree(self.target)
         self._region = innermost_region(tree, self.offset)
         self.flipped_kind, self.flipped_label = self._region.kind, self._region.label
-        # fresh copy of every file of the checkpoint
-        for name in os.listdir(self._workdir):
-            os.remove(os.path.join(self._workdir, name))
-        base = os.path.basename(self.prefix)
-        copy_prefix = os.path.join(self._workdir, base)
-        for p in self.files:
-            shutil.copyfile(p, os.path.join(self._workdir, os.path.basename(p)))
-        victim = os.path.join(self._workdir, os.path.basename(self.target))
-        with open(victim, "r+b") as f:
-            f.seek(self.offset)
-            old = f.read(1)[0]
-            f.seek(self.offset)
-            f.write(bytes((old ^ self.mask,)))
-        report = verify_checkpoint(copy_prefix)
+        result = flip_and_verify(self.prefix, self.target, self.offset, self.mask, workdir=self._workdir)
+        covering = result.covering
         probs = []
-        for p in report.problems:
+        for p in result.problems:
             probs.append({"file": os.path.basename(p.path) if p.path else "", "start": p.start, "end": p.end,
                           "kind": p.kind, "message": p.message, "affects_values": p.affects_values,
-                          "covers_flip": (p.path is not None and os.path.basename(p.path) == os.path.basename(victim)
-                                          and p.start is not None and p.start <= self.offset
-                                          < (p.end if p.end is not None else p.start + 1))})
+                          "covers_flip": p in covering})
         self.problems = probs
         # verify_checkpoint also flags bytes no value depends on (footer padding...); "caught" here
         # means what a reader notices, so those structural notes alone do not count.
-        self.caught = any(p["affects_values"] for p in probs)
-        self._flipped = (self.target, self.offset, old, old ^ self.mask)
+        self.caught = result.caught
+        self._flipped = (self.target, self.offset, result.old, result.new)
         self.error = ""
         self._out.value = self.to_html()
         return {"region": self._region, "caught": self.caught, "problems": probs}

@@ -233,6 +233,11 @@ class Explorer(StaticFallback, ShowsErrors, w.VBox):
             self._trees = layouts(self.prefix)
         return self._trees
 
+    def _table_tree(self):
+        from ..explain import table_tree
+
+        return table_tree(self.trees)
+
     def view(self, name: str) -> w.Widget:
         """The widget of tab ``name`` (one of :data:`TABS`), built on first use.
 
@@ -284,7 +289,7 @@ class Explorer(StaticFallback, ShowsErrors, w.VBox):
         from ..views.plots import index_anatomy
 
         table = w.HTML(_files_html(self.groups, self.prefix, self.latest))
-        anatomy = figure_image(index_anatomy(self.trees[self.prefix + ".index"]))
+        anatomy = figure_image(index_anatomy(self._table_tree()))
         return w.VBox([w.HTML(f"<b>{html.escape(self.directory)}</b>"), table,
                        w.HTML("<b>the .index file, to scale</b>"), anatomy])
 
@@ -439,7 +444,7 @@ class Explorer(StaticFallback, ShowsErrors, w.VBox):
         from ..views.plots import index_anatomy
 
         return (f"<b>{html.escape(self.directory)}</b>" + _files_html(self.groups, self.prefix, self.latest)
-                + png_html(index_anatomy(self.trees[self.prefix + ".index"])) + self.reader._repr_html_())
+                + png_html(index_anatomy(self._table_tree())) + self.reader._repr_html_())
 
     def close(self) -> None:
         for v in self._views.values():

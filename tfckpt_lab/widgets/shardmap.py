@@ -8,7 +8,7 @@ import os
 import ipywidgets as w
 import traitlets as t
 
-from ..explain import innermost_region, layouts
+from ..explain import innermost_region, layouts, tensor_files
 from ._common import StaticFallback, figure_image, png_html, set_figure, use_front_end
 from ._status import ShowsErrors
 
@@ -36,7 +36,7 @@ class ShardMap(StaticFallback, ShowsErrors, w.VBox):
     def __init__(self, prefix, *, trees: dict | None = None, interactive: bool | None = None, **kwargs):
         self.prefix = os.fspath(prefix)
         trees = trees or layouts(self.prefix)
-        self.trees = [tr for tr in trees.values() if tr.file_kind == "data"]
+        self.trees = tensor_files(trees)
         self._names = None
         self._image = self._bars = None
         if use_front_end(interactive):

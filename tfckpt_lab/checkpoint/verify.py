@@ -276,8 +276,6 @@ def verify_checkpoint(prefix) -> VerifyReport:
         same, skipped = _overlap_plan(reader, entries, header.num_shards, present)
         verdicts: dict[tuple, tuple[str, CheckpointError | None]] = {}
         for e in entries:
-            if not e.slices:
-                report.tensors_checked += 1  # counted whether it passes or fails
             if id(e) in skipped:
                 report.problems.append(Problem(
                     reader.data_file(e.shard_id).path, e.offset, e.end, "MalformedError",
@@ -285,6 +283,8 @@ def verify_checkpoint(prefix) -> VerifyReport:
                     "tensors (see the overlap reported above), and re-reading them once per overlapping "
                     "tensor could take without end"))
                 continue
+            if not e.slices:
+                report.tensors_checked += 1  # counted whether it passes or fails
             try:
                 if e.slices:  # its pieces are checked as entries of their own; here, how they fit together
                     reader.check_pieces(e)  # need not cover the variable: a Saver may save only some pieces

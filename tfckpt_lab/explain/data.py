@@ -28,7 +28,6 @@ from ..bundle.reader import BundleReader
 from ..bundle.tensor_bytes import parse_string_layout
 from ..dtypes import DT_STRING
 from ..errors import CheckpointError
-from ..remote import file_size
 from .region import FileRegion, Region
 
 __all__ = ["data_layout", "ELEMENT_REGION_LIMIT"]
@@ -44,7 +43,10 @@ def data_layout(path, *, reader: BundleReader | None = None) -> FileRegion:
     if m is None:
         raise ValueError(f"not a data shard name (PREFIX.data-NNNNN-of-NNNNN): {path}")
     shard = int(m.group(1))
-    size = file_size(path)
+    from ..fileio import open_random_access
+
+    with open_random_access(path) as f:  # the shard must be there and readable (a clear error if not)
+        size = f.size
     try:
         if reader is None:
             reader = BundleReader(path[: m.start()], verify=False)

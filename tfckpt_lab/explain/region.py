@@ -223,7 +223,7 @@ class Region:
                    f"<th>meaning</th></tr>{rows}{more}</table>" if kids else ""))
 
 
-_KEEP_WHOLE = 4 << 20  # files up to this size are read once by FileRegion.read
+_KEEP_WHOLE = 256 << 10  # files up to this size are read once by FileRegion.read; bigger: by range
 
 
 class FileRegion(Region):

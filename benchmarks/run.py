@@ -60,7 +60,19 @@ HAVE_TF = importlib.util.find_spec("tensorflow") is not None
 # -- helpers -------------------------------------------------------------------
 
 class Timing(dict):
-    """``{contender: [seconds per counted repetition]}`` with medians, bests and per-repetition ratios."""
+    """``{contender: [seconds per counted repetition]}`` with medians, bests and per-repetition ratios.
+
+    ``cpu`` holds the same for this process's CPU time (``time.process_time``: every thread, user
+    and system): on a machine shared with other work it shows what a contender costs when wall
+    time mostly shows how long it waited for a core.
+    """
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.cpu: dict[str, list[float]] = {k: [] for k in self}
+
+    def cpu_median(self, name):
+        return statistics.median(self.cpu[name]) if self.cpu.get(name) else None
 
     def median(self, name):
         return statistics.median(self[name]) if self.get(name) else None
@@ -87,10 +99,11 @@ def time_contenders(contenders: dict, reps: int, before=None) -> Timing:
             if before is not None:
                 before(name)
             gc.collect()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn()
             if rep:
                 times[name].append(time.perf_counter() - t)
+                times.cpu[name].append(time.process_time() - c)
     return times
 
 
@@ -390,11 +403,15 @@ def main(argv=None) -> int:
         """One table row from a Timing (or, with ``unit``, from plain numbers in ``t``)."""
         if unit is not None:  # memory or import: already medians, no per-repetition ratios
             o, tv, rv = t[ours], t.get(tf_name), t.get(raw_name)
-            rows.append({"case": case, "ours": o, "ours_best": None, "tf": tv, "raw": rv,
+            rows.append({"case": case, "ours": o, "ours_best": None, "ours_cpu": None, "cpu_over_raw": None,
+                         "tf": tv, "raw": rv,
                          "over_tf": [o / tv] if tv else None, "over_raw": [o / rv] if rv else None,
                          "target": target, "met": met, "_unit": unit})
             return
+        cpu_raw = t.cpu_median(raw_name) if raw_name else None
         rows.append({"case": case, "ours": t.median(ours), "ours_best": t.best(ours),
+                     "ours_cpu": t.cpu_median(ours),
+                     "cpu_over_raw": None if not cpu_raw else t.cpu_median(ours) / cpu_raw,
                      "tf": t.median(tf_name) if tf_name else None,
                      "raw": t.median(raw_name) if raw_name else None,
                      "over_tf": t.ratios(ours, tf_name) if tf_name else None,
@@ -445,12 +462,15 @@ def main(argv=None) -> int:
             return "-"
         return fmt_r(med(rs)) if len(rs) == 1 else f"{fmt_r(med(rs))} ({fmt_r(min(rs))})"
 
-    head = ["case", "ours", "(best)", "TF", "raw limit", "ours/TF (best)", "ours/raw (best)", "target", "met"]
+    head = ["case", "ours", "(best)", "ours CPU", "TF", "raw limit", "ours/TF (best)", "ours/raw (best)",
+            "CPU ours/raw", "target", "met"]
     table = [head, ["---"] * len(head)]
     for r in rows:
         u = r["_unit"]
-        table.append([r["case"], u(r["ours"]), "" if r["ours_best"] is None else u(r["ours_best"]), u(r["tf"]),
-                      u(r["raw"]), fmt_rs(r["over_tf"]), fmt_rs(r["over_raw"]), r["target"] or "",
+        table.append([r["case"], u(r["ours"]), "" if r["ours_best"] is None else u(r["ours_best"]),
+                      "" if r["ours_cpu"] is None else fmt_s(r["ours_cpu"]), u(r["tf"]), u(r["raw"]),
+                      fmt_rs(r["over_tf"]), fmt_rs(r["over_raw"]),
+                      "" if r["cpu_over_raw"] is None else fmt_r(r["cpu_over_raw"]), r["target"] or "",
                       "" if r["met"] is None else ("yes" if r["met"] else "NO")])
     widths = [max(len(str(line[i])) for line in table) for i in range(len(head))]
     for line in table:
@@ -467,12 +487,19 @@ def main(argv=None) -> int:
         machine["protobuf_backend"] = api_implementation.Type()
     except ImportError:  # pragma: no cover
         pass
-    print(f"\nmedian of {reps} (best in brackets; ratios taken within each repetition); " + ", ".join(f"{k}={v}" for k, v in machine.items() if k not in ("reps",)))
+    try:
+        load = "load average %.1f at the end" % os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - Windows
+        load = ""
+    print(f"\nmedian of {reps} (best in brackets; ratios taken within each repetition); {load}; "
+          + ", ".join(f"{k}={v}" for k, v in machine.items() if k not in ("reps",)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine,
                        "rows": [{k: v for k, v in r.items() if k != "_unit"} for r in rows],
-                       "raw": {"read": rd, "write": wr, "many": many, "peak": peak, "import": imp}},
+                       "raw": {"read": rd, "write": wr, "many": many, "peak": peak, "import": imp},
+                       "cpu": {"read": rd and rd.cpu, "write": wr and wr.cpu,
+                               "many": many and {k: v.cpu for k, v in many.items()}}},
                       f, indent=2, default=float)
     return 0
 

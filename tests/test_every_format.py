@@ -176,3 +176,15 @@ def test_short_value_is_public():
     from tfckpt_lab.explain.region import short_value
 
     assert short_value(b"x" * 100, 10) == repr(b"x" * 10) + "..."
+
+
+def test_hex_view_finds_v1_tensors_by_name():
+    pytest.importorskip("ipywidgets")
+    from tfckpt_lab.widgets.hexview import HexView
+
+    hv = HexView(V1 / "v1_saver_basic" / "model.ckpt-1000", interactive=False)
+    hv.find("ints")
+    assert hv.tensor == "ints" and hv.selected_label == "ints"
+    entry = tl.load_checkpoint(V1 / "v1_saver_basic").entry("ints")
+    assert hv.selection[0] <= entry.offset < entry.end <= hv.selection[1]
+    hv.close()

@@ -26,7 +26,6 @@ __all__ = [
     "MASK_DELTA",
     "crc32c",
     "crc32c_extend",
-    "crc32c_combine",
     "mask_crc",
     "unmask_crc",
     "encode_varint",
@@ -89,53 +88,6 @@ except ImportError:  # pragma: no cover
     CRC32C_BACKEND = "pure Python (slow; install google-crc32c)"
 
 _pure_crc32c_extend = _make_pure_crc32c()
-
-
-_CASTAGNOLI = 0x82F63B78  # the polynomial, bit-reversed
-_ZEROS_OPS: list[list[int]] = []  # _ZEROS_OPS[k]: the 32x32 GF(2) matrix that appends 2**k zero bytes to a CRC
-
-
-def _gf2_apply(matrix: list[int], vec: int) -> int:
-    out = 0
-    i = 0
-    while vec:
-        if vec & 1:
-            out ^= matrix[i]
-        vec >>= 1
-        i += 1
-    return out
-
-
-def _zeros_op(k: int) -> list[int]:
-    """The operator for 2**k zero bytes (squares of the one-bit operator, computed once and kept)."""
-    if not _ZEROS_OPS:
-        op = [_CASTAGNOLI] + [1 << i for i in range(31)]  # one zero bit
-        for _ in range(3):  # 2, 4, then 8 bits: one byte
-            op = [_gf2_apply(op, row) for row in op]
-        _ZEROS_OPS.append(op)
-    while len(_ZEROS_OPS) <= k:
-        last = _ZEROS_OPS[-1]
-        _ZEROS_OPS.append([_gf2_apply(last, row) for row in last])
-    return _ZEROS_OPS[k]
-
-
-def crc32c_combine(crc1: int, crc2: int, len2: int) -> int:
-    """The CRC-32C of ``a + b`` from ``crc1 = crc32c(a)``, ``crc2 = crc32c(b)`` and ``len(b)``.
-
-    CRCs are linear over GF(2): appending ``len2`` bytes to ``a`` multiplies its CRC
-    by a fixed matrix (one per power of two of zero bytes, computed once), and the
-    rest is a XOR.  This is what lets two threads checksum two halves of a tensor.
-
-    >>> crc32c_combine(crc32c(b"hello "), crc32c(b"world"), 5) == crc32c(b"hello world")
-    True
-    """
-    k = 0
-    while len2:
-        if len2 & 1:
-            crc1 = _gf2_apply(_zeros_op(k), crc1)
-        len2 >>= 1
-        k += 1
-    return crc1 ^ crc2
 
 
 def crc32c(data) -> int:

@@ -58,7 +58,10 @@ _HEADER_TEXT = {
 
 
 def _key_label(key: bytes) -> str:
-    """``(header)``, a tensor's name, or for a slice key (0x00 first) ``name [slice]``."""
+    """``(header)``, a tensor's name, or for a slice key (0x00 first) ``name [slice]``.
+
+    A slice key of a whole tensor (V1 stores every tensor as slices) is labelled by the name alone.
+    """
     if key == b"":
         return "(header)"
     if key[:1] == b"\x00":
@@ -67,9 +70,10 @@ def _key_label(key: bytes) -> str:
 
         try:
             raw, s = decode_slice_key(key)
-            return f"{key_to_name(raw)} [{s}]"
         except CheckpointError:  # not a well-formed slice key: shown as it is
-            pass
+            return key_to_name(key)
+        whole = all(x.is_full for x in s.extents)
+        return key_to_name(raw) if whole else f"{key_to_name(raw)} [{s}]"
     return key_to_name(key)
 
 

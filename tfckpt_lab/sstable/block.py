@@ -182,16 +182,19 @@ class Block:
         ``shared`` no longer than the previous key, keys strictly increasing, and
         the total of shared prefixes bounded (:data:`MAX_SHARED_EXPANSION`).
 
-        Returns ``(items, bounds)``: ``items`` is ``[(key, value), ...]``; with
-        ``record``, ``bounds`` lists ``(start, shared_end, non_shared_end, key_offset,
-        value_offset)`` for each entry -- every field boundary passed (the value ends
-        ``len(value)`` bytes later) -- else it is None.
+        Returns ``(items, entries)``: ``items`` is ``[(key, value), ...]``; with
+        ``record``, ``entries`` lists a :class:`BlockEntry` for each -- every field
+        boundary passed, as found -- else it is None.
         """
         data = self.data
         limit = self.restarts_offset
         items: list[tuple[bytes, bytes]] = []
         append = items.append
-        bounds: list[tuple[int, int, int, int]] | None = [] if record else None
+        entries: list[BlockEntry] | None = [] if record else None
+        restarts = self.restarts
+        ri = bisect.bisect_left(restarts, pos)  # the next restart point at or after ``pos``
+        next_restart = restarts[ri] if ri < len(restarts) else -1
+        new = tuple.__new__  # what BlockEntry(...) does, without its Python-level __new__
         key = b""
         copied, budget = 0, MAX_SHARED_EXPANSION * len(data)
         stops = target is not None or count >= 0
@@ -203,8 +206,6 @@ class Block:
             vlen = data[pos + 2]
             if shared | non_shared | vlen < 0x80:
                 kstart = pos + 3
-                if bounds is not None:
-                    bounds.append((pos, pos + 1, pos + 2, kstart, kstart + non_shared))
             else:  # a length of 128 or more: the careful decoder
                 shared, p1 = self._varint(pos, limit)
                 non_shared, p2 = self._varint(p1, limit)
@@ -212,8 +213,6 @@ class Block:
                 copied += shared
                 if copied > budget:
                     raise self._expansion(pos)
-                if bounds is not None:
-                    bounds.append((pos, p1, p2, kstart, kstart + non_shared))
             kend = kstart + non_shared
             vend = kend + vlen
             if vend > limit or shared > len(key):
@@ -224,10 +223,18 @@ class Block:
                 raise self._corrupt(f"keys out of order (or repeated) within a block: {key!r} after {last!r}",
                                     pos)
             append((key, data[kend:vend]))
+            if entries is not None:
+                if kstart == pos + 3:  # three one-byte varints
+                    p1, p2 = pos + 1, pos + 2
+                restart = pos == next_restart
+                if restart:
+                    ri += 1
+                    next_restart = restarts[ri] if ri < len(restarts) else -1
+                entries.append(new(BlockEntry, (key, items[-1][1], pos, p1, p2, kstart, kend, restart)))
             pos = vend
             if stops and (target is not None and key >= target or len(items) == count):
                 break
-        return items, bounds
+        return items, entries
 
     def items(self) -> list[tuple[bytes, bytes]]:
         """All ``(key, value)`` pairs in order (the fast path: no offsets recorded)."""
@@ -236,11 +243,7 @@ class Block:
     def entries(self) -> list[BlockEntry]:
         """Every entry with the byte offsets of its fields (the explanatory path; computed once)."""
         if self._entries is None:
-            items, bounds = self.scan(record=True)
-            restarts = set(self.restarts)
-            new = tuple.__new__  # what BlockEntry(...) does, without its Python-level __new__
-            self._entries = [new(BlockEntry, (k, v, start, p1, p2, ko, vo, start in restarts))
-                             for (k, v), (start, p1, p2, ko, vo) in zip(items, bounds)]
+            self._entries = self.scan(record=True)[1]
         return self._entries
 
     def _varint(self, pos: int, limit: int) -> tuple[int, int]:

@@ -30,6 +30,7 @@ _EXPORTS = {
     "TruncatedError": "tfckpt_lab.errors",
     "MalformedError": "tfckpt_lab.errors",
     "UnsupportedError": "tfckpt_lab.errors",
+    "FileTooLargeError": "tfckpt_lab.errors",
     "UnsafePathError": "tfckpt_lab.errors",
     # bundle level
     "write_bundle": "tfckpt_lab.bundle.writer",

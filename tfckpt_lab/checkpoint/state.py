@@ -31,7 +31,6 @@ from __future__ import annotations
 import glob
 import os
 import re
-import stat
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -162,14 +161,13 @@ def parse_state_text(text: str, *, path=None):
 
 def _read_state_file(path: str) -> str:
     """The text of a state file: a regular file of at most :data:`MAX_STATE_FILE_BYTES` (never blocks)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not wait for a writer
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise StateParseError("not a regular file (a FIFO, device or socket)")
-        data = f.read(MAX_STATE_FILE_BYTES + 1)
-    if len(data) > MAX_STATE_FILE_BYTES:
-        raise StateParseError(f"larger than {MAX_STATE_FILE_BYTES} bytes")
+    from ..errors import UnsupportedError
+    from ..fileio import read_whole_file
+
+    try:
+        data = read_whole_file(path, limit=MAX_STATE_FILE_BYTES, what="checkpoint state file")
+    except UnsupportedError as exc:  # a FIFO, a device, or over the cap
+        raise StateParseError(exc.message) from None
     return data.decode("utf-8")
 
 

@@ -43,15 +43,15 @@ def detect_kind(path) -> str:
         return "meta"
     if name == "checkpoint":
         return "state"
+    from ..errors import CheckpointError
+    from ..fileio import RandomAccessFile
+
     try:
-        size = os.path.getsize(p)
-        with open(p, "rb") as f:
-            head = f.read(64)
-            if size >= 48:
-                f.seek(size - 8)
-                if f.read(8) == _TABLE_MAGIC:
-                    return "index"
-    except OSError:
+        with RandomAccessFile(p) as f:  # a FIFO or device is refused here, never read
+            head = f.pread(0, min(64, f.size))
+            if f.size >= 48 and f.pread(f.size - 8, 8) == _TABLE_MAGIC:
+                return "index"
+    except (OSError, CheckpointError):
         return "unknown"
     if head.lstrip().startswith((b"model_checkpoint_path", b"all_model_checkpoint_paths")):
         return "state"
@@ -68,7 +68,11 @@ def layout(path, kind: str | None = None) -> FileRegion:
     Returns:
         A :class:`FileRegion` (the root :class:`Region`); children are built on first access.
     """
+    from ..fileio import RandomAccessFile
+
     p = os.fspath(path)
+    with RandomAccessFile(p) as f:  # one check for every kind: a FIFO or device is refused, never read
+        size = f.size
     kind = kind or detect_kind(p)
     if kind == "index":
         from .index import index_layout
@@ -86,7 +90,6 @@ def layout(path, kind: str | None = None) -> FileRegion:
         from .text import state_layout
 
         return state_layout(p)
-    size = os.path.getsize(p)
     return FileRegion(p, "unknown", size, explanation="a file this library does not know",
                       children=[Region(0, size, "bytes", "bytes", None, "unrecognised bytes")] if size else [])
 
@@ -97,6 +100,7 @@ def layouts(prefix) -> dict[str, FileRegion]:
     The data-shard trees share one open reader of the index.
     """
     from ..bundle.reader import BundleReader
+    from ..errors import UnsupportedError
     from .data import data_layout
     from .index import index_layout
 
@@ -107,5 +111,10 @@ def layouts(prefix) -> dict[str, FileRegion]:
         if os.path.exists(p):
             out[p] = data_layout(p, reader=reader)
     if os.path.exists(prefix + ".meta"):
-        out[prefix + ".meta"] = layout(prefix + ".meta")
+        try:
+            out[prefix + ".meta"] = layout(prefix + ".meta")
+        except UnsupportedError as exc:  # a FIFO, device or oversized .meta: the checkpoint is still shown
+            import warnings
+
+            warnings.warn(f"{exc}; not shown", RuntimeWarning, stacklevel=2)
     return out

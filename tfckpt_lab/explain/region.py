@@ -186,11 +186,14 @@ class FileRegion(Region):
         self._data = None
 
     def read(self, start: int = 0, end: int | None = None) -> bytes:
-        """The file's raw bytes ``[start, end)`` (read once, then kept)."""
-        if self._data is None:
-            with open(self.path, "rb") as f:
-                self._data = f.read()
-        return self._data[start:end]
+        """The file's raw bytes ``[start, end)``, clipped to the file as a slice is (only that range is read)."""
+        if self._data is not None:
+            return self._data[start:end]
+        from ..fileio import RandomAccessFile
+
+        with RandomAccessFile(self.path) as f:
+            start, end, _ = slice(start, end).indices(f.size)
+            return f.pread(start, max(0, end - start))
 
     def find_tensor(self, name: str) -> "Region | None":
         """The region of tensor (or index entry) ``name``, without expanding the whole tree."""

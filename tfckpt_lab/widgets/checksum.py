@@ -37,7 +37,7 @@ def checkpoint_files(prefix: str) -> list[str]:
         out += sorted(os.path.join(d, f) for f in os.listdir(d or ".") if f.startswith(base + ".data-"))
     if os.path.exists(prefix + ".meta"):
         out.append(prefix + ".meta")
-    return [p for p in out if os.path.exists(p)]
+    return [p for p in out if os.path.isfile(p)]  # regular files only: never copy a FIFO or /dev/zero
 
 
 class ChecksumLab(StaticFallback, w.VBox):
@@ -112,8 +112,9 @@ class ChecksumLab(StaticFallback, w.VBox):
             os.remove(os.path.join(self._workdir, name))
         base = os.path.basename(self.prefix)
         copy_prefix = os.path.join(self._workdir, base)
-        for p in self.files:
-            shutil.copyfile(p, os.path.join(self._workdir, os.path.basename(p)))
+        for p in self.files:  # the .meta only when it is the file flipped: verify never reads it
+            if p == self.target or not p.endswith(".meta"):
+                shutil.copyfile(p, os.path.join(self._workdir, os.path.basename(p)))
         victim = os.path.join(self._workdir, os.path.basename(self.target))
         with open(victim, "r+b") as f:
             f.seek(self.offset)

@@ -337,26 +337,26 @@ def graph_chain(prefix, n: int = 5_000, *, values: str = "last", name: str = "c"
     return object_graph_checkpoint(prefix, g, {"v": np.float32(1)})
 
 
-def graph_missing_keys(prefix, n: int = 20_000) -> str:
-    """``n`` variables whose keys the checkpoint lacks, beside ``n`` tensors no object names."""
+def _star(n: int, key_of):
+    """A root with ``n`` children ``n0``, ``n1``...; child i is a variable stored under ``key_of(i)``."""
     g = _tog()
     root = g.nodes.add()
     for i in range(n):
         root.children.add(node_id=i + 1, local_name=f"n{i}")
     for i in range(n):
-        g.nodes.add().attributes.add(name="VARIABLE_VALUE", checkpoint_key=f"missing{i:06d}")
-    return object_graph_checkpoint(prefix, g, {f"k{i:06d}": np.float32(i) for i in range(n)})
+        g.nodes.add().attributes.add(name="VARIABLE_VALUE", checkpoint_key=key_of(i))
+    return g
+
+
+def graph_missing_keys(prefix, n: int = 20_000) -> str:
+    """``n`` variables whose keys the checkpoint lacks, beside ``n`` tensors no object names."""
+    return object_graph_checkpoint(prefix, _star(n, lambda i: f"missing{i:06d}"),
+                                   {f"k{i:06d}": np.float32(i) for i in range(n)})
 
 
 def graph_wide(prefix, n: int = 1_000_000) -> str:
     """A root with ``n`` variable children (a 38 MB graph for 10**6)."""
-    g = _tog()
-    root = g.nodes.add()
-    for i in range(n):
-        root.children.add(node_id=i + 1, local_name=f"n{i}")
-    for _ in range(n):
-        g.nodes.add().attributes.add(name="VARIABLE_VALUE", checkpoint_key="v")
-    return object_graph_checkpoint(prefix, g, {"v": np.float32(1)})
+    return object_graph_checkpoint(prefix, _star(n, lambda i: "v"), {"v": np.float32(1)})
 
 
 def graph_slot_doubling(prefix, n: int = 80) -> str:
@@ -376,7 +376,8 @@ def graph_slot_doubling(prefix, n: int = 80) -> str:
 
 
 def graph_duplicate_edges(prefix, n: int = 60) -> str:
-    """Each node reaches the next by two edges of the same name: 2**60 ways down, if each were drawn."""
+    """Each node reaches the next by two edges of the same name: 2**60 ways down; a walk must take
+    each node once (and show both edges)."""
     g = _tog()
     for i in range(n):
         node = g.nodes.add()

@@ -1,9 +1,9 @@
 """Hostile TF2 object graphs: any depth, any width, linear time and memory.
 
 Before: a 5,000-deep chain raised RecursionError in ``tree()``; a 40,000 chain cost 1.6 GB
-(every node's full path string kept); 20,000 missing keys took minutes (every key scanned for
-each); 10**6 nodes took 1.7-2.8 GB; two same-named edges per level drew 2**depth lines;
-slot variables of slot variables doubled their path at every level.
+(every node's full path string kept); 20,000 missing keys took two minutes (every stored key
+scanned for each); 10**6 nodes took 1.7-2.8 GB; slot variables of slot variables doubled their
+path at every level until memory ran out.
 
 The walks are checked against a straightforward reference (breadth-first paths built by
 string concatenation, a recursive drawing) on random small graphs, then the hostile graphs of
@@ -21,6 +21,7 @@ import time
 from collections import Counter, deque
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hostile_cases import (
     graph_chain,
@@ -299,6 +300,7 @@ def test_slot_paths_doubling_are_capped(tmp_path, args, baseline_rss):
 
 
 def test_duplicate_edges_draw_each_node_once(tmp_path):
+    """Two edges of one name to one node: the first is drawn (once), the second points to it."""
     graph = tl.read_object_graph(graph_duplicate_edges(str(tmp_path / "d"), 60))
     lines = graph.tree().splitlines()
     assert len(lines) == 1 + 2 * 59 + 1  # (root), per level the edge drawn and its twin, the root's value
@@ -327,3 +329,29 @@ def test_graph_without_nodes_and_bad_references(tmp_path):
     prefix = object_graph_checkpoint(str(tmp_path / "b"), proto)
     with pytest.raises(tl.MalformedError, match="child 'far' points to node 2147483647, but there are 1 nodes"):
         tl.read_object_graph(prefix)
+
+
+def test_json_of_a_node_with_many_children_streams_exactly_as_message_to_dict(tmp_path):
+    import json
+
+    from tfckpt_lab.cli.objects import _BIG_NODE, _json_chunks
+
+    proto = TrackableObjectGraph()
+    root = proto.nodes.add()
+    for i in range(_BIG_NODE + 5):
+        root.children.add(node_id=i + 1, local_name=f"c{i}")
+        proto.nodes.add().attributes.add(name=og.VARIABLE_VALUE, checkpoint_key="v")
+    root.attributes.add(name="x", full_name="f", checkpoint_key="v")
+    root.registered_saver.name = "saver"
+    root.has_checkpoint_values.value = False  # set, though false: MessageToDict writes it
+    graph = tl.read_object_graph(object_graph_checkpoint(str(tmp_path / "j"), proto, {"v": np.float32(1)}))
+    text = "".join(_json_chunks(graph))
+    assert json.loads(text) == graph.to_dict()
+    assert json.loads(text)["nodes"][0]["has_checkpoint_values"] is False
+
+
+def test_notebook_view_of_a_huge_tree_is_cut(tmp_path):
+    graph = tl.read_object_graph(graph_wide(str(tmp_path / "w"), 5_000))
+    html = graph._repr_html_()
+    assert html.count("\n") == og.HTML_TREE_LINES and html.endswith("...</pre>")
+    assert "5001 objects, 5000 saved values" in html

@@ -303,3 +303,16 @@ def test_every_entry_point_refuses_special_files_quickly(tmp_path, kind):
             assert r.get("result") == "unknown", what
         else:  # pragma: no cover
             raise AssertionError(what)
+
+
+def test_layouts_show_a_checkpoint_whose_meta_is_a_directory(tmp_path):
+    from tfckpt_lab.explain import layouts
+
+    prefix = tl.Saver().save({"w": np.arange(3, dtype=np.float32)}, str(tmp_path / "model"), global_step=1)
+    os.unlink(prefix + ".meta")
+    os.mkdir(prefix + ".meta")
+    with pytest.warns(RuntimeWarning, match="is a directory, not a file; not shown"):
+        trees = layouts(prefix)
+    assert sorted(os.path.basename(p) for p in trees) == ["model-1.data-00000-of-00001", "model-1.index"]
+    with pytest.raises(CheckpointError, match="is a directory"):
+        tl.layout(prefix + ".meta")

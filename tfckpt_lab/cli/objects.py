@@ -51,10 +51,12 @@ def _json_chunks(graph):
                 yield "]"
             else:  # the field alone, converted as MessageToDict converts it inside the node
                 part = type(node)()
-                part.MergeFrom(node)
-                for other, _ in fields:
-                    if other is not f:
-                        part.ClearField(other.name)
+                if f.message_type:
+                    getattr(part, f.name).CopyFrom(value)
+                elif _repeated(f):
+                    getattr(part, f.name).extend(value)
+                else:
+                    setattr(part, f.name, value)
                 yield json.dumps(as_dict(part)[f.name])
         yield "}"
     yield "\n]}"

@@ -100,7 +100,7 @@ def layouts(prefix) -> dict[str, FileRegion]:
     The data-shard trees share one open reader of the index.
     """
     from ..bundle.reader import BundleReader
-    from ..errors import UnsupportedError
+    from ..errors import CheckpointError
     from .data import data_layout
     from .index import index_layout
 
@@ -113,8 +113,8 @@ def layouts(prefix) -> dict[str, FileRegion]:
     if os.path.exists(prefix + ".meta"):
         try:
             out[prefix + ".meta"] = layout(prefix + ".meta")
-        except UnsupportedError as exc:  # a FIFO, device or oversized .meta: the checkpoint is still shown
-            import warnings
+        except (CheckpointError, OSError) as exc:  # a FIFO, device, directory, oversized or unreadable .meta:
+            import warnings  # the checkpoint itself is still shown
 
             warnings.warn(f"{exc}; not shown", RuntimeWarning, stacklevel=2)
     return out

@@ -105,6 +105,8 @@ _KEPT_PATH_CHARS = 2**24
 TREE_INDENT_LEVELS = 40
 #: ``tree()`` spells out a referenced path only up to this length; longer ones appear as ``(node N)``.
 TREE_PATH_CHARS = 256
+#: A notebook shows at most this many lines of the tree (``print(graph.tree())`` shows them all).
+HTML_TREE_LINES = 2000
 
 _NO_PARENT = -1
 
@@ -714,11 +716,15 @@ class ObjectGraph:
         return f"<ObjectGraph {self.prefix!r}: {self._n} nodes, {len(self.checkpoint_keys())} values>"
 
     def _repr_html_(self) -> str:
+        """A notebook summary: the first :data:`HTML_TREE_LINES` lines of the tree."""
         import html
+        from itertools import islice
 
+        lines = list(islice(self.iter_tree(), HTML_TREE_LINES + 1))
+        more = "\n..." if len(lines) > HTML_TREE_LINES else ""
         return (f"<b>TF2 object graph</b> of <code>{html.escape(str(self.prefix))}</code>: {self._n} "
                 f"objects, {len(self.checkpoint_keys())} saved values"
-                f"<pre style='font-size:90%'>{html.escape(self.tree())}</pre>")
+                f"<pre style='font-size:90%'>{html.escape(chr(10).join(lines[:HTML_TREE_LINES]) + more)}</pre>")
 
 
 def _join(base: str, name: str) -> str:

@@ -149,6 +149,21 @@ def string_length_2_40(p):  # one string claiming 2**40 bytes
     return write(p, {b"s": entry(DT_STRING, shape=(1,), size=len(data))}, data=data)
 
 
+def many_empty_strings(p, n: int = 2_000_000, damage: str = "length checksum"):
+    """``n - 1`` empty strings and one ``b"z"`` (a 2 MB shard); ``damage``: ``"length checksum"``,
+    ``"element"`` (the last byte) or ``"none"``."""
+    lengths = np.zeros(n, np.uint32)
+    lengths[-1] = 1
+    length_crc = mask_crc(crc32c(lengths.astype("<u4").tobytes()))
+    data = bytearray(lengths.astype(np.uint8).tobytes() + encode_fixed32(length_crc) + b"z")
+    crc = mask_crc(crc32c(lengths.astype("<u4").tobytes() + bytes(data[n:])))
+    if damage == "length checksum":
+        data[n] ^= 1
+    elif damage == "element":
+        data[-1] ^= 1
+    return write(p, {b"s": entry(DT_STRING, shape=(n,), size=len(data), crc=crc)}, data=bytes(data))
+
+
 def rank_65(p):
     return write(p, {b"w": entry(shape=(1,) * 65, size=4)}, data=b"\0" * 4)
 
@@ -292,8 +307,94 @@ def partitioned_pieces_exceed_shard(p):  # 3 pieces of 8 bytes, all at offset 0 
     return write(p, items, data=data)
 
 
+# -- hostile TF2 object graphs (valid checksums; the TrackableObjectGraph proto built directly) -----
+
+def object_graph_checkpoint(prefix, graph, tensors=None) -> str:
+    """A bundle holding ``graph`` (a TrackableObjectGraph) under ``_CHECKPOINTABLE_OBJECT_GRAPH``."""
+    from tfckpt_lab.bundle.writer import write_bundle
+
+    write_bundle(prefix, {"_CHECKPOINTABLE_OBJECT_GRAPH": np.array(graph.SerializeToString(), dtype=object),
+                          **(tensors or {})})
+    return prefix
+
+
+def _tog():
+    from tfckpt_lab.protos.trackable_object_graph_pb2 import TrackableObjectGraph
+
+    return TrackableObjectGraph()
+
+
+def graph_chain(prefix, n: int = 5_000, *, values: str = "last", name: str = "c") -> str:
+    """Node i's only child is node i + 1; ``values``: ``"last"`` (the deepest node holds a variable),
+    ``"all"`` (every node does) or ``"none"``.  All values share one stored key, ``v``."""
+    g = _tog()
+    for i in range(n):
+        node = g.nodes.add()
+        if i + 1 < n:
+            node.children.add(node_id=i + 1, local_name=name)
+        if values == "all" or (values == "last" and i == n - 1):
+            node.attributes.add(name="VARIABLE_VALUE", checkpoint_key="v")
+    return object_graph_checkpoint(prefix, g, {"v": np.float32(1)})
+
+
+def _star(n: int, key_of):
+    """A root with ``n`` children ``n0``, ``n1``...; child i is a variable stored under ``key_of(i)``."""
+    g = _tog()
+    root = g.nodes.add()
+    for i in range(n):
+        root.children.add(node_id=i + 1, local_name=f"n{i}")
+    for i in range(n):
+        g.nodes.add().attributes.add(name="VARIABLE_VALUE", checkpoint_key=key_of(i))
+    return g
+
+
+def graph_missing_keys(prefix, n: int = 20_000) -> str:
+    """``n`` variables whose keys the checkpoint lacks, beside ``n`` tensors no object names."""
+    return object_graph_checkpoint(prefix, _star(n, lambda i: f"missing{i:06d}"),
+                                   {f"k{i:06d}": np.float32(i) for i in range(n)})
+
+
+def graph_wide(prefix, n: int = 1_000_000) -> str:
+    """A root with ``n`` variable children (a 38 MB graph for 10**6)."""
+    return object_graph_checkpoint(prefix, _star(n, lambda i: "v"), {"v": np.float32(1)})
+
+
+def graph_slot_doubling(prefix, n: int = 80) -> str:
+    """Slot variables of slot variables, each named through the previous one twice (as variable and as
+    optimizer): path lengths double at every level, 2**80 characters at the end if spelled out."""
+    g = _tog()
+    root = g.nodes.add()
+    root.children.add(node_id=1, local_name="v")
+    g.nodes.add().attributes.add(name="VARIABLE_VALUE", checkpoint_key="v")
+    for i in range(n):
+        prev = i + 1
+        slot = g.nodes.add()
+        slot.attributes.add(name="VARIABLE_VALUE", checkpoint_key="v")
+        g.nodes[prev].slot_variables.add(original_variable_node_id=prev, slot_name="m",
+                                          slot_variable_node_id=i + 2)
+    return object_graph_checkpoint(prefix, g, {"v": np.float32(1)})
+
+
+def graph_duplicate_edges(prefix, n: int = 60) -> str:
+    """Each node reaches the next by two edges of the same name: 2**60 ways down; a walk must take
+    each node once (and show both edges)."""
+    g = _tog()
+    for i in range(n):
+        node = g.nodes.add()
+        if i + 1 < n:
+            node.children.add(node_id=i + 1, local_name="d")
+            node.children.add(node_id=i + 1, local_name="d")
+        node.attributes.add(name="VARIABLE_VALUE", checkpoint_key="v")
+    return object_graph_checkpoint(prefix, g, {"v": np.float32(1)})
+
+
+GRAPH_CASES = {f.__name__: f for f in [graph_chain, graph_missing_keys, graph_wide, graph_slot_doubling,
+                                        graph_duplicate_edges]}
+
+
 CASES = {f.__name__: f for f in [
     huge_shape, huge_size, negative_offset, string_count_huge, string_count_wraps_int64, string_length_2_40,
+    many_empty_strings,
     rank_65, rank_300, unknown_dtype, variant_dtype, shard_out_of_range, num_shards_huge,
     num_shards_max_allowed, bad_endianness, deeply_nested_proto, deeply_nested_header, no_header,
     handle_past_end, handle_size_huge, footer_handle_huge, varint_never_ends, restart_count_huge,
@@ -318,7 +419,7 @@ def exercise(prefix) -> list[tuple[str, BaseException]]:
         try:
             fn()
         except CheckpointError as exc:
-            raised.append((name, exc))
+            raised.append((name, exc.with_traceback(None)))  # keep the error, not the frames it left
 
     def read_all():
         with BundleReader(prefix) as r:

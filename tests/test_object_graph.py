@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -239,3 +240,102 @@ def test_tf_restores_manager_output_and_writes_the_same_graph(tf, tmp_path):
         return graph.to_dict()
 
     assert without_full_names(tl.read_object_graph(theirs)) == without_full_names(tl.read_object_graph(prefix))
+
+
+# -- values stored as several tensors, or under another name (issue 16 item 7) -----------------------------
+TABLES = TF_FIXTURES.parent / "tf_objects" / "tables_iterator"
+
+
+def _tables_expected() -> dict:
+    return json.loads((TABLES / "expected.json").read_text())
+
+
+def test_tables_and_iterators_list_what_is_really_stored():
+    """TF stores a lookup table's attribute 'table' as table-keys and table-values, and an iterator's
+    attribute 'ITERATOR' as ITERATOR_STATE: the paths name those tensors, never a key with nothing behind it."""
+    expected = _tables_expected()
+    graph = tl.read_object_graph(TABLES / "ck")
+    assert graph.to_dict() == expected["object_graph"]
+    assert graph.value_paths() == {
+        "dt/table-keys": "dt/.ATTRIBUTES/table-keys", "dt/table-values": "dt/.ATTRIBUTES/table-values",
+        "it/ITERATOR_STATE": "it/.ATTRIBUTES/ITERATOR_STATE",
+        "t/table-keys": "t/.ATTRIBUTES/table-keys", "t/table-values": "t/.ATTRIBUTES/table-values",
+        "v": "v/.ATTRIBUTES/VARIABLE_VALUE"}
+    stored = {name for name, _ in expected["list_variables"]} - {OBJECT_GRAPH_KEY}
+    assert sorted(graph.value_paths().values()) == sorted(stored)  # each stored tensor named once
+    assert graph.stored_keys("t/.ATTRIBUTES/table") == ("t/.ATTRIBUTES/table-keys", "t/.ATTRIBUTES/table-values")
+    assert graph.stored_keys("it/.ATTRIBUTES/ITERATOR") == ("it/.ATTRIBUTES/ITERATOR_STATE",)
+    for path, key in graph.value_paths().items():
+        assert graph.key(path) == key
+        want = expected["tensors"].get(key)
+        if want is None:  # the iterator's state is a DT_VARIANT: listed and verified, not decoded
+            assert expected["dtypes"][key] == "variant"
+            with pytest.raises(tl.UnsupportedError, match="variant"):
+                graph.get_tensor(path)
+            continue
+        got = np.asarray(graph.get_tensor(path))
+        assert list(got.shape) == want["shape"]
+        if want["dtype"] == "string":
+            assert [base64.b64encode(x).decode() for x in got.reshape(-1)] == want["strings_b64"]
+        else:
+            assert got.reshape(-1).tolist() == want["values"]
+    with pytest.raises(KeyError, match="'t/table-keys', 't/table-values'"):
+        graph.key("t/table")
+
+
+def test_table_tensors_hold_what_tensorflow_restores():
+    restored = _tables_expected()["restored"]
+    graph = tl.read_object_graph(TABLES / "ck")
+    keys, values = graph.get_tensor("t/table-keys"), graph.get_tensor("t/table-values")
+    assert {k.decode(): int(v) for k, v in zip(keys, values)} == {k: v for k, v in restored["t"].items() if v != -1}
+    dense = dict(zip(graph.get_tensor("dt/table-keys").ravel().tolist(), graph.get_tensor("dt/table-values").ravel().tolist()))
+    dense.pop(0)  # the empty_key marks free buckets
+    assert {str(k): v for k, v in dense.items()} == {k: v for k, v in restored["dt"].items() if v != -1}
+    assert graph.get_tensor("v") == restored["v"]
+
+
+def test_tables_tree_and_cli_paths(capsys):
+    tree = tl.read_object_graph(TABLES / "ck").tree()
+    assert "|-- .table = t/.ATTRIBUTES/table  (-keys: string[2], -values: int64[2])" not in tree  # t is last
+    assert "`-- .table = t/.ATTRIBUTES/table  (-keys: string[2], -values: int64[2])" in tree
+    assert ".ITERATOR = it/.ATTRIBUTES/ITERATOR  (_STATE: variant[3])" in tree
+    assert "missing" not in tree
+    assert cli_main(["objects", str(TABLES / "ck"), "--paths"]) == 0
+    assert "it/ITERATOR_STATE  ->  it/.ATTRIBUTES/ITERATOR_STATE" in capsys.readouterr().out
+
+
+def test_a_suffixed_tensor_belongs_to_the_longest_attribute_key(tmp_path):
+    """Attribute 'table' is stored in parts, attribute 'table2' under its own key: 'table2' is not a part of 'table'."""
+    proto = trackable_object_graph_pb2.TrackableObjectGraph()
+    proto.nodes.add().children.add(node_id=1, local_name="t")
+    node = proto.nodes.add()
+    node.attributes.add(name="table", checkpoint_key="t/.ATTRIBUTES/table")
+    node.attributes.add(name="table2", checkpoint_key="t/.ATTRIBUTES/table2")
+    node.attributes.add(name="gone", checkpoint_key="t/.ATTRIBUTES/gone")
+    tensors = {k: np.zeros(1, np.int64) for k in ("t/.ATTRIBUTES/table-keys", "t/.ATTRIBUTES/table2",
+                                                   "t/.ATTRIBUTES/table2-x")}
+    prefix = str(tmp_path / "c")
+    tl.write_bundle(prefix, {OBJECT_GRAPH_KEY: np.array(proto.SerializeToString(), dtype=object), **tensors})
+    graph = tl.read_object_graph(prefix)
+    assert graph.stored_keys("t/.ATTRIBUTES/table") == ("t/.ATTRIBUTES/table-keys",)
+    assert graph.stored_keys("t/.ATTRIBUTES/table2") == ("t/.ATTRIBUTES/table2",)
+    assert graph.stored_keys("t/.ATTRIBUTES/gone") == ()
+    assert graph.value_paths() == {"t/table-keys": "t/.ATTRIBUTES/table-keys", "t/table2": "t/.ATTRIBUTES/table2",
+                                   "t/gone": "t/.ATTRIBUTES/gone"}
+    assert "(missing from the checkpoint!)" in graph.tree()
+
+
+@pytest.mark.tf
+def test_tables_and_iterator_written_live_by_tf(tf, tmp_path):
+    table = tf.lookup.experimental.MutableHashTable(tf.int64, tf.string, default_value=b"?")
+    table.insert(tf.constant([3, 4, 5], tf.int64), tf.constant([b"x", b"y", b"z"]))
+    it = iter(tf.data.Dataset.from_tensor_slices([1.0, 2.0]))
+    prefix = tf.train.Checkpoint(lookup=table, data=it).write(str(tmp_path / "ck"))
+    graph = tl.read_object_graph(prefix)
+    theirs = {name for name, _ in tf.train.list_variables(prefix)} - {OBJECT_GRAPH_KEY}
+    assert set(graph.value_paths().values()) == theirs
+    reader = tf.train.load_checkpoint(prefix)
+    for path, key in graph.value_paths().items():
+        if key.endswith("ITERATOR_STATE"):
+            continue
+        assert graph.get_tensor(path).tolist() == reader.get_tensor(key).tolist()

@@ -113,6 +113,19 @@ def test_long_canonical_state_file_is_parsed_fast_and_like_text_format(tmp_path)
         state.parse_state_text('model_checkpoint_path: "a"\nbogus: 1\n')
 
 
+def test_meta_cap_is_protobufs_message_limit(tmp_path):
+    from tfckpt_lab.errors import FileTooLargeError
+    from tfckpt_lab.fileio import MAX_META_BYTES, read_whole_file
+
+    assert MAX_META_BYTES == 2**31 - 1  # the largest message protobuf serializes (INT_MAX bytes)
+    p = tmp_path / "f"
+    p.write_bytes(b"abc")
+    assert read_whole_file(p, limit=3) == b"abc"
+    with pytest.raises(FileTooLargeError, match="file of 3 bytes is larger than the 2 bytes") as info:
+        read_whole_file(p, limit=2)
+    assert isinstance(info.value, UnsupportedError) and info.value.path == str(p)
+
+
 def test_errors_from_special_files_are_checkpoint_errors(tmp_path):
     p = _bundle(tmp_path)
     os.unlink(p + ".index")
@@ -136,3 +149,170 @@ def test_reader_opened_before_a_resave_at_the_same_prefix_never_mixes_saves(tmp_
     write_bundle(p, {"a": np.full(4, 2, np.float32)})
     np.testing.assert_array_equal(r.get_tensor("a"), np.ones(4, np.float32))
     r.close()
+
+
+# -- every entry point, on every file it opens ------------------------------------------------------
+#
+# Each kind of special file is planted in place of one file of a checkpoint written by our Saver
+# (.meta, `checkpoint` state file, data shard) or as a file with an unknown name, and every entry
+# point that opens that file runs in a child process: a hang must show up as a step timeout (SIGALRM
+# in the child, a subprocess timeout in the parent), never as a stuck test run.  The child's address
+# space and the size of the files it may write are capped, so the unbounded reads and copies of the
+# old code fail fast instead of filling memory or the disk.
+
+STEP_LIMIT = 20  # seconds for one entry point (imports of the widget stack included); the fixed code needs < 1 s
+_TARGETS = ("meta", "state", "data", "unknown")
+
+
+def _plant(directory, target: str, kind: str) -> str:
+    """A checkpoint in ``directory`` with ``target`` replaced by a special file; returns the file's path."""
+    prefix = str(directory / "model-1")
+    tl.Saver().save({"w": np.arange(3, dtype=np.float32)}, str(directory / "model"), global_step=1)
+    path = {"meta": prefix + ".meta", "state": str(directory / "checkpoint"),
+            "data": prefix + ".data-00000-of-00001", "unknown": str(directory / "notes.bin")}[target]
+    if os.path.exists(path):
+        os.unlink(path)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "/dev/zero":
+        os.symlink("/dev/zero", path)
+    else:  # "oversized": a sparse regular file one byte over the cap of its kind (no disk space used);
+        # for a .meta that is 2**31 bytes, one more than protobuf can serialize
+        with open(path, "wb") as f:
+            f.truncate(2**31 if target == "meta" else state.MAX_STATE_FILE_BYTES + 1)
+    return path
+
+
+def _child(root: str, kind: str) -> None:
+    """Run in a fresh process: every entry point on every planted file, one JSON line per step."""
+    import contextlib
+    import io
+    import json
+    import signal
+    import time
+    import warnings
+
+    from tfckpt_lab.cli import main as cli
+    from tfckpt_lab.explain import detect_kind, layouts
+    from tfckpt_lab.widgets.checksum import ChecksumLab
+
+    def step(target, name, fn):
+        def alarm(*_):
+            raise TimeoutError(f"still running after {STEP_LIMIT} s")
+
+        signal.signal(signal.SIGALRM, alarm)
+        signal.alarm(STEP_LIMIT)
+        err = io.StringIO()
+        t0 = time.monotonic()
+        res = {}
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), \
+                    warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                res["result"] = fn()
+            res["warnings"] = [str(w.message) for w in caught]
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which judges it
+            res["error"], res["message"] = type(exc).__name__, str(exc)
+        finally:
+            signal.alarm(0)
+        res.update(target=target, step=name, seconds=time.monotonic() - t0, stderr=err.getvalue())
+        print(json.dumps(res, default=repr), flush=True)
+
+    for target in _TARGETS:
+        d = os.path.join(root, target)
+        if not os.path.isdir(d):
+            continue
+        prefix = os.path.join(d, "model-1")
+        if target == "meta":
+            step(target, "tfckpt-lab meta DIR", lambda: cli(["meta", d]))
+            step(target, "tfckpt-lab meta FILE", lambda: cli(["meta", prefix + ".meta"]))
+            step(target, "tfckpt-lab layout FILE", lambda: cli(["layout", prefix + ".meta"]))
+            step(target, "read_meta_graph", lambda: tl.read_meta_graph(prefix) and "read")
+            step(target, "layouts", lambda: sorted(os.path.basename(p) for p in layouts(prefix)))
+            step(target, "explore DIR", lambda: len(tl.explore(d).to_html()) > 0)
+            step(target, "ChecksumLab flip", lambda: ChecksumLab(prefix).flip(prefix + ".index", 0)["caught"])
+        elif target == "state":
+            step(target, "tfckpt-lab layout FILE", lambda: cli(["layout", os.path.join(d, "checkpoint")]))
+            step(target, "latest_checkpoint", lambda: tl.latest_checkpoint(d))
+            step(target, "tfckpt-lab inspect DIR", lambda: cli(["inspect", d]))
+        elif target == "data":
+            step(target, "tfckpt-lab layout FILE", lambda: cli(["layout", prefix + ".data-00000-of-00001"]))
+        else:
+            step(target, "detect_kind", lambda: detect_kind(os.path.join(d, "notes.bin")))
+            step(target, "tfckpt-lab layout FILE", lambda: cli(["layout", os.path.join(d, "notes.bin")]))
+
+
+def _run_child(root, kind) -> list[dict]:
+    import json
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def limits():  # 3 GiB of address space, 64 MiB per written file: the old code's /dev/zero reads stop here
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 2**20, 64 * 2**20))
+
+    tests = str(Path(__file__).parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]),
+               MPLBACKEND="Agg")
+    code = "import sys, test_reliability_special_files as t; t._child(sys.argv[1], sys.argv[2])"
+    proc = subprocess.run([sys.executable, "-c", code, str(root), kind], capture_output=True, text=True,
+                          env=env, timeout=STEP_LIMIT * 14, preexec_fn=limits)
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, proc.stderr[-2000:]
+    return lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "oversized"])
+def test_every_entry_point_refuses_special_files_quickly(tmp_path, kind):
+    targets = _TARGETS if kind != "oversized" else ("meta", "state")
+    planted = {}
+    for target in targets:
+        (tmp_path / target).mkdir()
+        planted[target] = _plant(tmp_path / target, target, kind)
+    results = _run_child(tmp_path, kind)
+    assert len(results) == {"fifo": 13, "/dev/zero": 13, "oversized": 10}[kind]
+    refusal = "larger than the" if kind == "oversized" else "not a regular file"
+    for r in results:
+        what = f"{r['target']}: {r['step']}: {r}"
+        assert r["seconds"] < STEP_LIMIT / 2, what
+        assert "Traceback" not in r["stderr"], what
+        path = planted[r["target"]]
+        if r["step"].startswith("tfckpt-lab inspect"):  # the state is ignored: nothing names a checkpoint
+            assert r.get("result") == 1 and "no 'checkpoint' state file" in r["stderr"], what
+        elif r["step"].startswith("tfckpt-lab"):  # one line, exit code 1, naming the file and the reason
+            assert r.get("result") == 1, what
+            assert r["stderr"].count("\n") == 1 and r["stderr"].startswith(f"tfckpt-lab: error: {path}: "), what
+            assert refusal in r["stderr"], what
+        elif r["step"] == "read_meta_graph":
+            assert r.get("error") == ("FileTooLargeError" if kind == "oversized" else "UnsupportedError"), what
+            assert r["message"].startswith(path) and refusal in r["message"], what
+        elif r["step"] == "layouts":  # the checkpoint is still shown, the .meta is left out with a warning
+            assert r.get("result") == ["model-1.data-00000-of-00001", "model-1.index"], what
+            assert any(refusal in m and "not shown" in m for m in r["warnings"]), what
+        elif r["step"] == "explore DIR":
+            assert r.get("result") is True, what
+        elif r["step"] == "ChecksumLab flip":  # copies only regular files; byte 0 of the index is caught
+            assert r.get("result") is True, what
+        elif r["step"] == "latest_checkpoint":
+            assert r.get("result") is None and "error" not in r, what
+            assert any("ignored" in m for m in r["warnings"]), what
+        elif r["step"] == "detect_kind":
+            assert r.get("result") == "unknown", what
+        else:  # pragma: no cover
+            raise AssertionError(what)
+
+
+def test_layouts_show_a_checkpoint_whose_meta_is_a_directory(tmp_path):
+    from tfckpt_lab.explain import layouts
+
+    prefix = tl.Saver().save({"w": np.arange(3, dtype=np.float32)}, str(tmp_path / "model"), global_step=1)
+    os.unlink(prefix + ".meta")
+    os.mkdir(prefix + ".meta")
+    with pytest.warns(RuntimeWarning, match="is a directory, not a file; not shown"):
+        trees = layouts(prefix)
+    assert sorted(os.path.basename(p) for p in trees) == ["model-1.data-00000-of-00001", "model-1.index"]
+    with pytest.raises(CheckpointError, match="is a directory"):
+        tl.layout(prefix + ".meta")

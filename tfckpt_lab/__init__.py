@@ -58,6 +58,7 @@ _EXPORTS = {
     "TruncatedError": "tfckpt_lab.errors",
     "MalformedError": "tfckpt_lab.errors",
     "UnsupportedError": "tfckpt_lab.errors",
+    "FileTooLargeError": "tfckpt_lab.errors",
     "UnsafePathError": "tfckpt_lab.errors",
     "PartialTensorError": "tfckpt_lab.errors",
     "CheckpointIOError": "tfckpt_lab.errors",

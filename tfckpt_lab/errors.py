@@ -13,6 +13,7 @@ the problem is, not only *what* it is.
     |   |-- TruncatedError        a read ran past the end of a file
     |   `-- MalformedError        a varint, proto, handle, magic... is invalid
     |-- UnsupportedError          valid, but not something this library reads
+    |   `-- FileTooLargeError     larger than any file of its kind can be (never read)
     |-- PartialTensorError        a partitioned variable saved only in part, read whole (also ValueError)
     |-- UnsafePathError           a path in a state file that we refuse to touch
     |-- CheckpointIOError         the OS refused a file operation (also OSError)
@@ -31,6 +32,7 @@ __all__ = [
     "TruncatedError",
     "MalformedError",
     "UnsupportedError",
+    "FileTooLargeError",
     "UnsafePathError",
     "CheckpointIOError",
     "CheckpointPermissionError",
@@ -97,6 +99,10 @@ class MalformedError(CorruptionError):
 
 class UnsupportedError(CheckpointError):
     """Valid format, but a feature this library does not read (or a missing optional extra)."""
+
+
+class FileTooLargeError(UnsupportedError):
+    """A file read whole (a ``.meta``, the ``checkpoint`` state file) is over the cap for its kind."""
 
 
 class UnsafePathError(CheckpointError):

@@ -1,8 +1,14 @@
-"""Random-access reads from a checkpoint file: local files by ``os.pread``, anything else by fsspec.
+"""Every read of a checkpoint file goes through here: local files by ``os.pread``, anything else by fsspec.
 
 Everything above this module asks for byte ranges and never seeks, so readers are
 safe to share between threads.  Local files can also be memory-mapped for
 zero-copy tensor views.
+
+Opening is the one place that decides what may be read (:func:`open_regular_file`):
+the file is opened with ``O_NONBLOCK`` (a FIFO with no writer cannot make the open
+wait), then ``fstat`` must say it is a regular file (a FIFO, ``/dev/zero`` or a
+socket would otherwise block or never end).  Files read whole -- a ``.meta``, the
+``checkpoint`` state file -- also have a size cap per kind (:func:`read_whole_file`).
 """
 
 from __future__ import annotations
@@ -12,11 +18,60 @@ import os
 import stat
 import threading
 
-from .errors import CheckpointNotFoundError, TruncatedError, UnsupportedError
+from .errors import CheckpointNotFoundError, FileTooLargeError, TruncatedError, UnsupportedError
 
-__all__ = ["RandomAccessFile", "open_random_access", "is_url"]
+__all__ = ["RandomAccessFile", "open_random_access", "is_url", "open_regular_file", "read_whole_file",
+           "MAX_META_BYTES"]
 
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+#: A ``.meta`` is one serialized MetaGraphDef.  Protobuf refuses to serialize (and TensorFlow
+#: therefore to write) a message of more than 2**31 - 1 bytes, the largest C ``int``; no
+#: larger ``.meta`` can come from TensorFlow, and a larger one would not parse anyway.
+MAX_META_BYTES = 2**31 - 1
+
+
+def open_regular_file(path) -> tuple[int, os.stat_result]:
+    """Open ``path`` read-only without blocking; return ``(fd, stat)`` if it is a regular file.
+
+    Raises :class:`~tfckpt_lab.CheckpointNotFoundError` for a missing file or a directory and
+    :class:`~tfckpt_lab.UnsupportedError` for a FIFO, device or socket (symlinks are followed,
+    so a link to ``/dev/zero`` is refused too).  The caller owns (and closes) the descriptor.
+    """
+    path = os.fspath(path)
+    try:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+        # (It has no effect on regular files, the only kind accepted below.)
+        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise CheckpointNotFoundError("file not found", path=path) from None
+    except IsADirectoryError:
+        raise CheckpointNotFoundError("is a directory, not a file", path=path) from None
+    except OSError as exc:  # permission denied, a file where a directory should be...
+        from .errors import os_error
+
+        raise os_error(exc, path, "opening") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise CheckpointNotFoundError("is a directory, not a file", path=path)
+        raise UnsupportedError("not a regular file (a FIFO, device or socket); checkpoint files must be "
+                               "regular files", path=path)
+    return fd, st
+
+
+def read_whole_file(path, *, limit: int, what: str = "file") -> bytes:
+    """All the bytes of the regular file ``path``, refused unread if it holds more than ``limit``.
+
+    ``what`` names the kind of file in the error (``".meta file"``).  Raises as
+    :func:`open_regular_file`, and :class:`~tfckpt_lab.FileTooLargeError` beyond the cap.
+    """
+    with RandomAccessFile(path) as f:
+        if f.size > limit:
+            raise FileTooLargeError(f"{what} of {f.size:,} bytes is larger than the {limit:,} bytes "
+                                    f"any {what} can hold; not read", path=f.path)
+        return f.pread(0, f.size)
 
 
 def is_url(path) -> bool:
@@ -30,25 +85,7 @@ class RandomAccessFile:
     def __init__(self, path):
         self.path = os.fspath(path)
         self._fd = None
-        try:
-            # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
-            # (It has no effect on regular files, the only kind accepted below.)
-            fd = os.open(self.path, os.O_RDONLY | _O_NONBLOCK | getattr(os, "O_BINARY", 0))
-        except FileNotFoundError:
-            raise CheckpointNotFoundError("file not found", path=self.path) from None
-        except IsADirectoryError:
-            raise CheckpointNotFoundError("is a directory, not a file", path=self.path) from None
-        except OSError as exc:  # permission denied, a file where a directory should be...
-            from .errors import os_error
-
-            raise os_error(exc, self.path, "opening") from None
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            os.close(fd)
-            if stat.S_ISDIR(st.st_mode):
-                raise CheckpointNotFoundError("is a directory, not a file", path=self.path)
-            raise UnsupportedError("not a regular file (a FIFO, device or socket); checkpoint files must be "
-                                   "regular files", path=self.path)
+        fd, st = open_regular_file(self.path)
         self._fd = fd
         self.size = st.st_size
         self._mmap = None

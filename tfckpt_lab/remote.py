@@ -167,15 +167,17 @@ def file_size(path) -> int:
     return size(p) if is_url(p) else os.path.getsize(p)
 
 
-def read_file(path, limit: int = 2**31 - 1) -> bytes:
-    """The bytes of a local file, or of a URL's file by ranged reads (at most ``limit`` bytes)."""
+def read_file(path, limit: int = 2**31 - 1, what: str = "file") -> bytes:
+    """The bytes of a local file (a regular file of at most ``limit`` bytes, see
+    :func:`~tfckpt_lab.fileio.read_whole_file`), or of a URL's file by ranged reads."""
     import os
 
     p = os.fspath(path)
     if is_url(p):
         return read_bytes(p, limit)
-    with open(p, "rb") as f:
-        return f.read()
+    from .fileio import read_whole_file
+
+    return read_whole_file(p, limit=limit, what=what)
 
 
 def path_exists(path) -> bool:

@@ -45,6 +45,9 @@ def detect_kind(path) -> str:
         return "meta"
     if name == "checkpoint":
         return "state"
+    from ..errors import CheckpointError
+    from ..fileio import RandomAccessFile
+
     try:
         from ..fileio import open_random_access
 
@@ -69,7 +72,11 @@ def layout(path, kind: str | None = None) -> FileRegion:
     Returns:
         A :class:`FileRegion` (the root :class:`Region`); children are built on first access.
     """
+    from ..fileio import RandomAccessFile
+
     p = os.fspath(path)
+    with RandomAccessFile(p) as f:  # one check for every kind: a FIFO or device is refused, never read
+        size = f.size
     kind = kind or detect_kind(p)
     if kind == "index":
         from .index import index_layout
@@ -114,7 +121,12 @@ def layouts(prefix) -> dict[str, FileRegion]:
                 out[p] = data_layout(p, reader=reader)
     meta = reader.meta_path()
     if path_exists(meta):
-        out[meta] = layout(meta)
+        try:
+            out[meta] = layout(meta)
+        except (CheckpointError, OSError) as exc:  # a FIFO, device, directory, oversized or unreadable .meta:
+            import warnings  # the checkpoint itself is still shown
+
+            warnings.warn(f"{exc}; not shown", RuntimeWarning, stacklevel=2)
     return out
 
 

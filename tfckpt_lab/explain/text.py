@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from ..fileio import MAX_META_BYTES
 from ..remote import read_file
 from .protowire import message_regions
 from .region import FileRegion, Region
@@ -29,7 +30,7 @@ STATE_FIELDS = {
 def meta_layout(path) -> FileRegion:
     """The region tree of a ``.meta`` file: MetaGraphDef's fields, the graph's nodes by byte range."""
     path = os.fspath(path)
-    data = read_file(path)
+    data = read_file(path, MAX_META_BYTES, ".meta file")
     root = FileRegion(path, "meta", len(data),
                       explanation="a MetaGraphDef protocol buffer: the graph, the saver and collections",
                       loader=lambda r: message_regions(data, 0, len(data), "MetaGraphDef"))
@@ -39,8 +40,10 @@ def meta_layout(path) -> FileRegion:
 
 def state_layout(path) -> FileRegion:
     """The region tree of a ``checkpoint`` state file: one region per line."""
+    from ..checkpoint.state import MAX_STATE_FILE_BYTES
+
     path = os.fspath(path)
-    data = read_file(path)
+    data = read_file(path, MAX_STATE_FILE_BYTES, "checkpoint state file")
 
     def lines(_r):
         out = []

@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 
 from .. import dtypes
 from ..errors import CheckpointNotFoundError, MalformedError
-from ..fileio import is_url
+from ..fileio import MAX_META_BYTES, is_url, read_whole_file
 from ..protos import meta_graph_pb2, saver_pb2, variable_pb2
 
 __all__ = ["read_meta_graph", "MetaGraph", "MetaVariable", "PartitionInfo", "VARIABLE_COLLECTIONS"]
@@ -342,8 +342,11 @@ class MetaGraph:
 def read_meta_graph(path) -> MetaGraph:
     """Parse a ``.meta`` file (or the ``.meta`` of a checkpoint prefix) into a :class:`MetaGraph`.
 
-    Raises :class:`~tfckpt_lab.CheckpointNotFoundError` if the file is missing and
-    :class:`~tfckpt_lab.MalformedError` if its bytes are not a MetaGraphDef.
+    Raises :class:`~tfckpt_lab.CheckpointNotFoundError` if the file is missing,
+    :class:`~tfckpt_lab.UnsupportedError` if it is not a regular file (a FIFO, a link to
+    ``/dev/zero``...) or is larger than any MetaGraphDef can be (:data:`~tfckpt_lab.fileio.MAX_META_BYTES`,
+    :class:`~tfckpt_lab.FileTooLargeError`), and :class:`~tfckpt_lab.MalformedError` if its bytes
+    are not a MetaGraphDef.
     """
     p = os.fspath(path)
     if is_url(p):
@@ -355,11 +358,7 @@ def read_meta_graph(path) -> MetaGraph:
             p = resolve_prefix(p) + ".meta"
         if not p.endswith(".meta") and not os.path.exists(p) and os.path.exists(p + ".meta"):
             p += ".meta"
-        try:
-            with open(p, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise CheckpointNotFoundError("no such .meta file", path=p) from None
+        data = read_whole_file(p, limit=MAX_META_BYTES, what=".meta file")
     proto = meta_graph_pb2.MetaGraphDef()
     try:
         proto.ParseFromString(data)

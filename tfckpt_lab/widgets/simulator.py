@@ -262,11 +262,14 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
 
     def _refresh(self) -> None:
         self.files = sorted(os.listdir(self.directory), key=natural_key)
-        p = os.path.join(self.directory, "checkpoint")
-        if os.path.exists(p):
-            with open(p, encoding="utf-8") as f:
-                self.state_text = f.read()
-        else:
+        from ..checkpoint.state import MAX_STATE_FILE_BYTES
+        from ..errors import CheckpointNotFoundError
+        from ..fileio import read_whole_file
+
+        try:
+            self.state_text = read_whole_file(os.path.join(self.directory, "checkpoint"), limit=MAX_STATE_FILE_BYTES,
+                                              what="checkpoint state file").decode("utf-8", "replace")
+        except CheckpointNotFoundError:
             self.state_text = ""
         self._view.value = self.to_html()
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 
 from ..errors import CheckpointError
-from ..remote import file_size, path_exists
+from ..remote import path_exists
 from .region import FileRegion, Region, check_tiling, innermost_region, leaves_between, region_path
 
 __all__ = ["layout", "layouts", "detect_kind", "innermost_region", "region_path", "leaves_between", "check_tiling",
@@ -72,10 +72,10 @@ def layout(path, kind: str | None = None) -> FileRegion:
     Returns:
         A :class:`FileRegion` (the root :class:`Region`); children are built on first access.
     """
-    from ..fileio import RandomAccessFile
+    from ..fileio import open_random_access
 
     p = os.fspath(path)
-    with RandomAccessFile(p) as f:  # one check for every kind: a FIFO or device is refused, never read
+    with open_random_access(p) as f:  # one check for every kind: a FIFO or device is refused, never read
         size = f.size
     kind = kind or detect_kind(p)
     if kind == "index":
@@ -94,7 +94,6 @@ def layout(path, kind: str | None = None) -> FileRegion:
         from .text import state_layout
 
         return state_layout(p)
-    size = file_size(p)
     return FileRegion(p, "unknown", size, explanation="a file this library does not know",
                       children=[Region(0, size, "bytes", "bytes", None, "unrecognised bytes")] if size else [])
 

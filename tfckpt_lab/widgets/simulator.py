@@ -120,12 +120,12 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
         # unticked: an absolute save path, written as absolute paths
         ctl["relative_paths"] = w.Checkbox(description="relative save path (Saver)", indent=False)
         self._controls = ctl
-        self._save = w.Button(description="save", icon="save", button_style="primary")
+        self._save = w.Button(description="save", icon="save")  # no coloured style: white on blue is < 4.5:1
         self._save5 = w.Button(description="save ×5")
         self._idle = w.BoundedFloatText(value=1.0, min=0.5, max=1e4, step=0.5, description="hours:",
                                         layout=w.Layout(width="150px"), style={"description_width": "initial"})
         self._advance = w.Button(description="advance the clock", icon="clock-o",
-                                 tooltip="let hours pass without a save")
+                                 tooltip="let hours pass without a save", layout=w.Layout(width="auto"))
         self._reset = w.Button(description="reset", icon="refresh")
         self._view = w.HTML()
         super().__init__(**kwargs)

@@ -336,7 +336,7 @@ class RotationSimulator(StaticFallback, ShowsErrors, w.VBox):
             lines.append(f"<tr><td><code{style}>{esc(stem)}</code></td>"
                          f"<td><code>{esc('  '.join(groups[stem]))}</code></td><td>{when}</td>"
                          f"<td>{' · '.join(notes)}</td></tr>")
-        table = (TABLE_OPEN + "<tr><th>checkpoint (newest first)</th><th>its files</th><th>saved at</th><th></th></tr>"
+        table = (TABLE_OPEN + "<tr><th>checkpoint (newest first)</th><th>its files</th><th>saved at</th><th>status</th></tr>"
                  + "".join(lines) + "</table>") if lines else "<i>(no checkpoints on disk)</i>"
         if others:
             table += f"<div>other files: <code>{esc(', '.join(others))}</code></div>"

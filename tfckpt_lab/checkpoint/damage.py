@@ -44,15 +44,17 @@ def checkpoint_files(prefix) -> list[str]:
     return [p for p in out if os.path.isfile(p)]
 
 
-def copy_checkpoint(prefix, directory) -> str:
+def copy_checkpoint(prefix, directory, *, meta: bool = True) -> str:
     """Copy every file of the checkpoint at ``prefix`` into ``directory``; return the copy's prefix.
 
     The prefix keeps its base name (a V1 shard glob stays a glob), so the copy opens the same way.
+    ``meta=False`` leaves the ``.meta`` out (verifying never reads it, and it can be large).
     """
     prefix = os.fspath(prefix)
     os.makedirs(directory, exist_ok=True)
     for p in checkpoint_files(prefix):
-        shutil.copyfile(p, os.path.join(directory, os.path.basename(p)))
+        if meta or not p.endswith(".meta"):
+            shutil.copyfile(p, os.path.join(directory, os.path.basename(p)))
     return os.path.join(directory, os.path.basename(prefix))
 
 
@@ -123,7 +125,8 @@ def flip_and_verify(prefix, target, offset: int, mask: int = 1, *, workdir) -> F
     names = os.listdir(workdir)
     for name in names:
         os.remove(os.path.join(workdir, name))
-    copy_prefix = copy_checkpoint(prefix, workdir)
     victim = os.path.join(workdir, os.path.basename(os.fspath(target)))
+    # the .meta is copied only when it is the file flipped: verify never reads it
+    copy_prefix = copy_checkpoint(prefix, workdir, meta=victim.endswith(".meta"))
     old, new = flip_byte(victim, offset, mask)
     return FlipResult(copy_prefix, victim, offset, old, new, verify_checkpoint(copy_prefix))

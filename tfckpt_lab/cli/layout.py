@@ -37,7 +37,9 @@ def _trees(path: str) -> tuple[str | None, dict]:
     from ..explain import layout, layouts
     from ..remote import is_url, isdir, path_exists
 
-    if (os.path.isfile(path) if not is_url(path) else (not isdir(path) and path_exists(path))):
+    # a file of any kind (a FIFO or a device too: layout refuses it by name) is laid out alone
+    if ((os.path.exists(path) and not os.path.isdir(path)) if not is_url(path)
+            else (not isdir(path) and path_exists(path))):
         return None, {path: layout(path)}
     prefix = resolve_prefix(path)  # a directory: its latest checkpoint (or a clear error)
     from ..v1.reader import v1_files

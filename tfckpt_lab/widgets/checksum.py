@@ -104,7 +104,8 @@ class ChecksumLab(StaticFallback, ShowsErrors, w.VBox):
             msg = f"the XOR mask must be a byte from 1 to 255 (got {mask}); 0 would change nothing"
         else:
             size = self._tree(path).end
-            total = sum(os.path.getsize(p) for p in self.files)
+            total = sum(os.path.getsize(p) for p in self.files  # the .meta is copied only when flipped
+                        if p == path or not p.endswith(".meta"))
             if not 0 <= offset < size:
                 msg = (f"byte {offset} is outside {os.path.basename(path)}, which has {size:,} bytes "
                        f"(offsets 0 to {size - 1:,})" if size else f"{os.path.basename(path)} is empty")

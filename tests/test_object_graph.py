@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 import tfckpt_lab as tl
 from tfckpt_lab.cli import main as cli_main
-from tfckpt_lab.meta.object_graph import (
+from tfckpt_lab.checkpoint.object_graph import (
     OBJECT_GRAPH_KEY,
     escape_local_name,
     parse_object_graph,
     unescape_local_name,
 )
-from tfckpt_lab.meta.object_writer import build_object_graph
+from tfckpt_lab.checkpoint.object_writer import build_object_graph
 from tfckpt_lab.protos import trackable_object_graph_pb2
 
 TF2_CASES = [c for c in ("tf2_checkpoint", "keras_adam", "tf_keras_adam")

@@ -17,7 +17,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..meta.reader import read_meta_graph
+    from ..checkpoint.meta_graph import read_meta_graph
 
     mg = read_meta_graph(args.path)
     if args.json:

@@ -68,7 +68,7 @@ def _repeated(field) -> bool:
 
 
 def run(args) -> int:
-    from ..meta.object_graph import read_object_graph
+    from ..checkpoint.object_graph import read_object_graph
 
     graph = read_object_graph(args.checkpoint)
     out = sys.stdout

@@ -1,5 +1,8 @@
 """Read a ``.meta`` file into a friendly summary: variables, saver, collections, ops, devices.
 
+This module reads files named by path or prefix only; which checkpoint a *directory*
+means is the state file's business (``tfckpt_lab.checkpoint.meta_graph.read_meta_graph``).
+
     .meta file = one serialized MetaGraphDef (no framing, no checksum)
       meta_info_def   MetaInfoDef   versions, tags, stripped_op_list
       graph_def       GraphDef      node: NodeDef (name, op, input, device, attr)
@@ -25,7 +28,7 @@ from ..errors import CheckpointNotFoundError, MalformedError
 from ..fileio import MAX_META_BYTES, is_url, read_whole_file
 from ..protos import meta_graph_pb2, saver_pb2, variable_pb2
 
-__all__ = ["read_meta_graph", "MetaGraph", "MetaVariable", "PartitionInfo", "VARIABLE_COLLECTIONS"]
+__all__ = ["read_meta_file", "MetaGraph", "MetaVariable", "PartitionInfo", "VARIABLE_COLLECTIONS"]
 
 # Collections whose bytes_list values are VariableDef protos (TensorFlow's names).
 VARIABLE_COLLECTIONS = (
@@ -119,7 +122,7 @@ class MetaGraph:
     >>> import tempfile, os, numpy as np
     >>> from tfckpt_lab import write_meta_graph
     >>> path = write_meta_graph(os.path.join(tempfile.mkdtemp(), "m.meta"), {"w": np.zeros(3, np.float32)})
-    >>> mg = read_meta_graph(path)
+    >>> mg = read_meta_file(path)
     >>> mg.variables[0].name, mg.saver_def.restore_op_name, mg.op_counts["VarHandleOp"]
     ('w', 'save/restore_all', 1)
     """
@@ -339,23 +342,24 @@ class MetaGraph:
                 f"{saver}<br>ops: {ops}")
 
 
-def read_meta_graph(path) -> MetaGraph:
-    """Parse a ``.meta`` file (or the ``.meta`` of a checkpoint prefix) into a :class:`MetaGraph`.
+def read_meta_file(path) -> MetaGraph:
+    """Parse a ``.meta`` file, or the ``.meta`` of a checkpoint prefix, into a :class:`MetaGraph`.
+
+    ``path`` is a local path or a URL, named by file (``model-7.meta``) or by prefix
+    (``model-7``: its ``.meta``).  A checkpoint *directory* needs the ``checkpoint``
+    state file to say which checkpoint it means: :func:`tfckpt_lab.read_meta_graph`
+    resolves one and then calls this.
 
     Raises :class:`~tfckpt_lab.CheckpointNotFoundError` if the file is missing,
     :class:`~tfckpt_lab.UnsupportedError` if it is not a regular file (a FIFO, a link to
-    ``/dev/zero``...) or is larger than any MetaGraphDef can be (:data:`~tfckpt_lab.fileio.MAX_META_BYTES`,
-    :class:`~tfckpt_lab.FileTooLargeError`), and :class:`~tfckpt_lab.MalformedError` if its bytes
-    are not a MetaGraphDef.
+    ``/dev/zero``, a directory...) or is larger than any MetaGraphDef can be
+    (:data:`~tfckpt_lab.fileio.MAX_META_BYTES`, :class:`~tfckpt_lab.FileTooLargeError`), and
+    :class:`~tfckpt_lab.MalformedError` if its bytes are not a MetaGraphDef.
     """
     p = os.fspath(path)
     if is_url(p):
         p, data = _read_meta_url(p)
     else:
-        if os.path.isdir(p):  # a checkpoint directory: its latest checkpoint's graph
-            from ..checkpoint.reader import resolve_prefix
-
-            p = resolve_prefix(p) + ".meta"
         if not p.endswith(".meta") and not os.path.exists(p) and os.path.exists(p + ".meta"):
             p += ".meta"
         data = read_whole_file(p, limit=MAX_META_BYTES, what=".meta file")
@@ -372,13 +376,11 @@ MAX_URL_META_BYTES = 2**31 - 1
 
 
 def _read_meta_url(url: str) -> tuple[str, bytes]:
-    """``(url of the .meta, its bytes)`` for a ``.meta`` URL, a prefix URL or a directory URL."""
+    """``(url of the .meta, its bytes)`` for a ``.meta`` URL or a prefix URL."""
     from .. import remote
 
     if not url.endswith(".meta"):
-        from ..checkpoint.reader import resolve_prefix
-
-        url = resolve_prefix(url) + ".meta"
+        url += ".meta"
     if not remote.exists(url):
         raise CheckpointNotFoundError("no such .meta file", path=url)
     return url, remote.read_bytes(url, MAX_URL_META_BYTES)

@@ -1065,7 +1065,7 @@ def _max_to_keep_in_meta() -> int:
     import numpy as np
 
     from ..checkpoint.saver import Saver
-    from ..meta.reader import read_meta_graph
+    from ..checkpoint.meta_graph import read_meta_graph
 
     with _Scratch() as d:
         prefix = Saver(max_to_keep=2).save({"w1": np.zeros(2, np.float32)}, os.path.join(d, "m"), global_step=1)
@@ -1224,7 +1224,7 @@ def _07_1(answer):
 
 def _adam_moment_bytes() -> int:
     from ..checkpoint.reader import load_checkpoint
-    from ..meta.object_graph import read_object_graph
+    from ..checkpoint.object_graph import read_object_graph
     from . import data_path
 
     prefix = str(data_path("keras_adam") / "ckpt")
@@ -1367,7 +1367,7 @@ answer = tl.read_object_graph(prefix).key("model/layer/w")
 def _08_2(answer):
     import numpy as np
 
-    from ..meta.object_writer import build_object_graph
+    from ..checkpoint.object_writer import build_object_graph
 
     _, tensors = build_object_graph({"model": {"layer": {"w": np.zeros(1, np.float32)}}})
     (want,) = tensors

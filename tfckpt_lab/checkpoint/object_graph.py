@@ -747,7 +747,7 @@ def read_object_graph(ckpt_dir_or_prefix) -> ObjectGraph:
     Raises :class:`~tfckpt_lab.TensorNotFoundError` for a name-based (TF1) checkpoint,
     which has no object graph.
     """
-    from ..checkpoint.reader import CheckpointReader
+    from .reader import CheckpointReader
 
     reader = CheckpointReader(ckpt_dir_or_prefix)
     if not reader.has_tensor(OBJECT_GRAPH_KEY):

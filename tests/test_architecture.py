@@ -20,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tfckpt_lab"
 LAYERS: dict[str, int] = {
     # foundation: bytes, numbers, files, errors
     "tfckpt_lab._version": 0,
+    "tfckpt_lab._deprecation": 0,
     "tfckpt_lab.errors": 0,
     "tfckpt_lab._perf": 0,
     "tfckpt_lab.progress": 0,
@@ -73,8 +74,11 @@ def is_module(dotted: str) -> bool:
 
 
 def rank(dotted: str) -> int:
+    """The layer of a module: its own entry in LAYERS or its package's (the root only by name)."""
+    if dotted == "tfckpt_lab":
+        return LAYERS[dotted]
     parts = dotted.split(".")
-    for n in range(len(parts), 0, -1):
+    for n in range(len(parts), 1, -1):
         prefix = ".".join(parts[:n])
         if prefix in LAYERS:
             return LAYERS[prefix]

@@ -234,7 +234,7 @@ def test_tf_restores_manager_output_and_writes_the_same_graph(tf, tmp_path):
     theirs = ckpt.write(str(tmp_path / "theirs" / "ckpt"))
 
     def without_full_names(graph):
-        for node in graph.proto.nodes:
+        for node in graph.lowlevel.nodes:
             for attribute in node.attributes:
                 attribute.full_name = ""
         return graph.to_dict()

@@ -96,7 +96,7 @@ class _CheckpointSide(_Side):
         from .bundle.reader import BundleReader
         from .dtypes import numpy_dtype
 
-        bundle = self.reader.bundle
+        bundle = self.reader.lowlevel
         e = self.reader.entry(name)
         if e.slices:  # partitioned: the whole if its pieces cover it, else the pieces a Saver stored
             from .errors import PartialTensorError

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+import tfckpt_lab as tl
+from conftest import FIXTURES
+
 PACKAGE = Path(__file__).resolve().parent.parent / "tfckpt_lab"
 
 # Layer ranks, bottom up.  The longest matching dotted prefix decides a module's rank.
@@ -195,3 +198,33 @@ def test_the_checker_sees_function_level_and_relative_imports(tmp_path, monkeypa
         "tfckpt_lab/meta/reader.py:5 -> tfckpt_lab.checkpoint.reader (layer 3 imports layer 4)",
         "tfckpt_lab/meta/reader.py:6 -> tfckpt_lab.checkpoint (layer 3 imports layer 4)",
     ]
+
+
+def test_the_meta_layer_runs_without_the_checkpoint_layer():
+    """Reading and writing a .meta loads nothing from checkpoint/ (the cycle is gone at run time too)."""
+    import subprocess
+    import sys
+
+    meta = FIXTURES / "tf" / "tf1_saver_basic" / "model-1000"
+    code = ("import sys, os, tempfile, numpy as np\n"
+            "from tfckpt_lab.meta.reader import read_meta_file\n"
+            "from tfckpt_lab.meta.writer import write_meta_graph\n"
+            f"mg = read_meta_file({str(meta)!r})\n"
+            "out = write_meta_graph(os.path.join(tempfile.mkdtemp(), 'm.meta'), {'w': np.zeros(2, np.float32)})\n"
+            "print([v.name for v in mg.variables], [v.name for v in read_meta_file(out).variables])\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('tfckpt_lab.checkpoint', 'tfckpt_lab.bundle'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["['w1', 'w2'] ['w']", "[]"]
+
+
+def test_directories_are_resolved_in_the_checkpoint_layer():
+    from tfckpt_lab.errors import CheckpointNotFoundError
+    from tfckpt_lab.meta.reader import read_meta_file
+
+    case = FIXTURES / "tf" / "tf1_saver_basic"
+    with pytest.raises(CheckpointNotFoundError, match="is a directory"):
+        read_meta_file(case)  # which checkpoint a directory means is the state file's business
+    by_dir = tl.read_meta_graph(case)  # checkpoint/meta_graph.py: the latest checkpoint's .meta
+    by_prefix = read_meta_file(case / "model-1000")
+    assert by_dir.path == by_prefix.path == str(case / "model-1000.meta")
+    assert by_dir.lowlevel == by_prefix.lowlevel

@@ -77,7 +77,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="substrings of the case names to run")
     args = ap.parse_args()
     directory = args.dir or tempfile.mkdtemp(prefix="tfckpt-hostile-")
-    base = run("import tfckpt_lab.cli, tfckpt_lab.meta.object_graph, tfckpt_lab.checkpoint.reader", [], 60)
+    base = run("import tfckpt_lab.cli, tfckpt_lab.checkpoint.object_graph, tfckpt_lab.checkpoint.reader", [], 60)
     print(f"code: {os.environ['PYTHONPATH'].split(os.pathsep)[0]}; imports alone: {base[1]:.1f} s, "
           f"{base[2]:.0f} MB\n")
     print("| case | run | exit | seconds | peak RSS (MB) |\n|---|---|---:|---:|---:|")

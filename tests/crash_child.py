@@ -30,7 +30,7 @@ from tfckpt_lab.checkpoint import files
 from tfckpt_lab.checkpoint.manager import CheckpointManager
 from tfckpt_lab.checkpoint.saver import Saver
 from tfckpt_lab.checkpoint.state import update_checkpoint_state
-from tfckpt_lab.meta.object_writer import write_object_checkpoint
+from tfckpt_lab.checkpoint.object_writer import write_object_checkpoint
 
 SHAPES = {"dense/kernel": (512, 512), "dense/bias": (512,), "embed": (1024, 512), "out/kernel": (512, 512)}
 FOLDERS = ["saver", "manager", "saver_same", "manager_same", "manager_restart", "object_same"]

@@ -214,7 +214,7 @@ for i, title in enumerate(pages):
     tabs.set_title(i, title)
 tabs""",
     """keras = pages["Keras + Adam (real TF)"]
-kernels = [e for e in keras.reader.entries() if e.dtype_name == "float32" and len(e.shape) == 2]
+kernels = [e for e in keras.reader.entries().values() if e.dtype_name == "float32" and len(e.shape) == 2]
 keras.selected = max(kernels, key=lambda e: e.size).name
 pages["Rotation simulator"].run(12)
 lab = pages["Checksum lab"]

@@ -44,7 +44,7 @@ def test_one_sniffer_one_protocol(case):
     assert detect_format(prefix) == "v1"
     with tl.load_checkpoint(prefix) as r:
         assert isinstance(r.lowlevel, V1Reader) and isinstance(r.lowlevel, LowLevelReader)
-        assert r.format == "v1" and r.bundle is r.lowlevel  # the old name still answers
+        assert r.format == "v1"
         assert r.lowlevel.table_paths() == r.lowlevel.data_paths() == sorted(r.lowlevel.table_paths())
 
 
@@ -76,7 +76,7 @@ def test_v1_layouts_tile_and_show_every_stored_slice_as_a_tensor_region(case):
         for r in bars:
             if r.kind != "tensor":
                 continue
-            e = r.record
+            e = r.lowlevel
             seen[e.key] = e
             assert (r.start, r.end) == (e.offset, e.end) == (stored[e.key].offset, stored[e.key].end)
             assert e.shard_id == shard and r.label == e.name and r.value["dtype"] == e.dtype_name

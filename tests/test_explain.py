@@ -59,7 +59,7 @@ def test_regions_agree_with_the_reader(prefix):
             continue
         for r in block.children:
             if r.kind == "entry":
-                seen[r.record.key] = r
+                seen[r.lowlevel.key] = r
     assert set(seen) == set(entries) | {b""}
     for key, e in list(entries.items())[:200]:
         r = seen[key]
@@ -68,12 +68,12 @@ def test_regions_agree_with_the_reader(prefix):
         assert fields.get(4, 0) == e.offset and fields.get(5, 0) == e.size
         assert fields.get(3, 0) == e.shard_id and fields.get(6, 0) == e.crc32c
     # the index block's handles are the table reader's handles
-    handles = [c.record for c in index.children if c.kind == "data_block"]
+    handles = [c.lowlevel for c in index.children if c.kind == "data_block"]
     assert handles == [h for _, h in reader.table.index_entries]
     # data shards: every non-empty tensor is one region at the entry's offsets
     for shard, path in enumerate(reader.data_paths()):
         tree = trees[path]
-        tensors = {r.record.key: r for r in tree.children if r.kind == "tensor"}
+        tensors = {r.lowlevel.key: r for r in tree.children if r.kind == "tensor"}
         for e in entries.values():
             if e.shard_id == shard and e.size and not e.slices:
                 r = tensors[e.key]
@@ -227,8 +227,8 @@ def test_meta_layout_expands_every_message_the_schema_knows():
     op_names = [c.label for c in ops.children[-1].children]
     assert "VariableV2" in op_names and "SaveSlices" in op_names  # OpDef regions labelled by their name
     for r in tree.walk():  # each field region knows its descriptor, and the tag agrees with it
-        if r.kind == "field" and r.record is not None:
-            assert r.children[0].value >> 3 == r.record.number
+        if r.kind == "field" and r.lowlevel is not None:
+            assert r.children[0].value >> 3 == r.lowlevel.number
 
 
 def test_bundle_entry_fields_carry_their_descriptors(tmp_path):
@@ -238,7 +238,7 @@ def test_bundle_entry_fields_carry_their_descriptors(tmp_path):
     write_bundle(prefix, {"a": np.zeros((2, 3), np.float32)})
     entry = layout(prefix + ".index").children[0].children[1]
     fields = entry.children[-1].children
-    assert [f.record.full_name for f in fields] == [
+    assert [f.lowlevel.full_name for f in fields] == [
         BundleEntryProto.DESCRIPTOR.fields_by_name[n].full_name for n in ("dtype", "shape", "size", "crc32c")]
     assert "DT_FLOAT (float32)" in fields[0].children[1].explanation
 

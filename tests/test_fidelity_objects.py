@@ -18,7 +18,7 @@ import pytest
 from conftest import TF_FIXTURES, b64
 
 import tfckpt_lab as tl
-from tfckpt_lab.meta.object_graph import OBJECT_GRAPH_KEY
+from tfckpt_lab.checkpoint.object_graph import OBJECT_GRAPH_KEY
 
 CASE = TF_FIXTURES / "tf2_object_order"
 

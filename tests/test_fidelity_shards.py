@@ -46,7 +46,7 @@ SHARDED_OR_SLICED = ["tf1_sharded/model-5", "tf1_sharded_partitioned/model", "tf
 def replay(source, target) -> None:
     """Write every tensor of checkpoint ``source`` again at ``target``, as TF's writers would."""
     with tl.load_checkpoint(source) as checkpoint:
-        _replay(checkpoint.bundle, target)
+        _replay(checkpoint.lowlevel, target)
 
 
 def _replay(reader, target) -> None:
@@ -69,7 +69,7 @@ def _replay(reader, target) -> None:
 
 def _num_shards(prefix) -> int:
     with tl.load_checkpoint(prefix) as reader:
-        return reader.bundle.num_shards
+        return reader.lowlevel.num_shards
 
 
 def _assert_same_files(ours, theirs, num_shards):
@@ -88,7 +88,7 @@ def test_the_cases_that_matter_are_there():
     # the rule at work: a description entry whose first piece is not in shard 0
     with tl.load_checkpoint(TF_FIXTURES / "tf2_maxshard_slices/max48/ckpt") as reader:
         entries = reader.entries()
-    assert any(e.slices and e.shard_id > 0 for e in entries)
+    assert any(e.slices and e.shard_id > 0 for e in entries.values())
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)

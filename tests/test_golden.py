@@ -43,7 +43,7 @@ def test_list_variables_matches_tf(case):
     exp = load_expected(case)
     reader = tl.load_checkpoint(_prefix(case))
     theirs = sorted((decode_name(n), s) for n, s in exp["list_variables"])
-    ours = sorted((e.key, list(e.shape)) for e in reader.bundle.variables())
+    ours = sorted((e.key, list(e.shape)) for e in reader.lowlevel.variables())
     assert ours == theirs
     if not any(n.startswith("b64:") for n, _ in exp["list_variables"]):
         # The public function gives exactly TF's answer, order included.
@@ -54,7 +54,7 @@ def test_list_variables_matches_tf(case):
 def test_dtypes_match_tf(case):
     exp = load_expected(case)
     reader = tl.load_checkpoint(_prefix(case))
-    ours = {e.key: e.dtype_name for e in reader.bundle.variables()}
+    ours = {e.key: e.dtype_name for e in reader.lowlevel.variables()}
     assert ours == {decode_name(n): d for n, d in exp["dtypes"].items()}
 
 
@@ -64,7 +64,7 @@ def test_values_match_tf(case):
     expected = expected_values(case)
     assert expected
     for key, value in expected.items():
-        assert_same_tensor(reader.bundle.read_tensor(key), value)
+        assert_same_tensor(reader.lowlevel.read_tensor(key), value)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if "other_prefixes" in load_expected(c)])
@@ -75,11 +75,11 @@ def test_other_checkpoints_in_the_directory(case):
         if not (TF_FIXTURES / case / npz).exists():
             npz = f"values_{name}.npz"
         reader = tl.load_checkpoint(_prefix(case, other["prefix"]))
-        names = sorted(e.key for e in reader.bundle.variables())
+        names = sorted(e.key for e in reader.lowlevel.variables())
         assert names == sorted(decode_name(n) for n, _ in other["list_variables"])
         if (TF_FIXTURES / case / npz).exists() and "tensors" in other:
             for key, value in expected_values(case, other, npz).items():
-                assert_same_tensor(reader.bundle.read_tensor(key), value)
+                assert_same_tensor(reader.lowlevel.read_tensor(key), value)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if "checkpoint_state_text" in load_expected(c)])
@@ -96,8 +96,8 @@ def test_latest_checkpoint_matches_state_file(case):
 def test_header_matches_tf(case):
     exp = load_expected(case)
     reader = tl.load_checkpoint(_prefix(case))
-    assert reader.bundle.table.get(b"").hex() == exp["index"]["header_entry_hex"]
-    assert reader.bundle.num_shards == exp["index"]["header"].get("num_shards", 0)
+    assert reader.lowlevel.table.get(b"").hex() == exp["index"]["header_entry_hex"]
+    assert reader.lowlevel.num_shards == exp["index"]["header"].get("num_shards", 0)
 
 
 @pytest.mark.parametrize("case", SAVEV2_CASES)
@@ -119,7 +119,7 @@ def test_writer_is_byte_identical_to_savev2(case, tmp_path):
 
 def test_multiblock_fixture_really_has_several_blocks():
     reader = tl.load_checkpoint(_prefix("savev2_multiblock"))
-    assert reader.bundle.table.num_data_blocks >= 3
+    assert reader.lowlevel.table.num_data_blocks >= 3
     exp = load_expected("savev2_multiblock")
     assert len(exp["list_variables"]) >= 7000
 
@@ -134,7 +134,7 @@ def test_partitioned_variables_are_assembled():
     partitioned = [n for n in reader.keys() if reader.entry(n).is_partitioned]
     assert sorted(partitioned) == ["part_axis0", "part_axis1", "scope/part_sizebased"]
     # Every slice piece decodes back to (name, slice) and re-encodes to the same key.
-    pieces = [e for e in reader.entries() if e.key[:1] == b"\x00"]
+    pieces = [e for e in reader.entries().values() if e.key[:1] == b"\x00"]
     assert pieces
     for e in pieces:
         name, sl = decode_slice_key(e.key)
@@ -143,5 +143,5 @@ def test_partitioned_variables_are_assembled():
 
 def test_sharded_fixture_spreads_over_shards():
     reader = tl.load_checkpoint(_prefix("tf1_sharded"))
-    assert reader.bundle.num_shards == 3
-    assert {e.shard_id for e in reader.bundle.variables()} == {0, 1, 2}
+    assert reader.lowlevel.num_shards == 3
+    assert {e.shard_id for e in reader.lowlevel.variables()} == {0, 1, 2}

@@ -35,7 +35,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tfckpt_lab as tl
-from tfckpt_lab.meta import object_graph as og
+from tfckpt_lab.checkpoint import object_graph as og
 from tfckpt_lab.protos.trackable_object_graph_pb2 import TrackableObjectGraph
 
 TESTS = Path(__file__).parent

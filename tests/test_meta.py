@@ -182,7 +182,7 @@ def test_reader_matches_tf_parse(case):
 
 def test_reader_big_meta_summary():
     mg = tl.read_meta_graph(TF_FIXTURES / "tf1_big_meta")  # a directory: its latest checkpoint
-    assert len(mg.variables) > 2000 and len(mg.proto.graph_def.node) > 10000
+    assert len(mg.variables) > 2000 and len(mg.lowlevel.graph_def.node) > 10000
     assert {d for d in mg.devices if d} == {"/device:CPU:0", "/device:CPU:1"}
     parts = mg.partitioned_variables
     assert parts and all(len(p) > 1 for p in parts.values())
@@ -193,7 +193,7 @@ def test_reader_big_meta_summary():
 
 def test_reader_keeps_unknown_fields_byte_exact():
     data = Path(_meta_path("tf1_partitioned")).read_bytes()
-    assert tl.read_meta_graph(_meta_path("tf1_partitioned")).proto.SerializeToString(deterministic=True) == data
+    assert tl.read_meta_graph(_meta_path("tf1_partitioned")).lowlevel.SerializeToString(deterministic=True) == data
 
 
 def test_reader_errors(tmp_path):

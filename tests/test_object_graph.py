@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 import tfckpt_lab as tl
 from tfckpt_lab.cli import main as cli_main
-from tfckpt_lab.meta.object_graph import (
+from tfckpt_lab.checkpoint.object_graph import (
     OBJECT_GRAPH_KEY,
     escape_local_name,
     parse_object_graph,
     unescape_local_name,
 )
-from tfckpt_lab.meta.object_writer import build_object_graph
+from tfckpt_lab.checkpoint.object_writer import build_object_graph
 from tfckpt_lab.protos import trackable_object_graph_pb2
 
 TF2_CASES = [c for c in ("tf2_checkpoint", "keras_adam", "tf_keras_adam")
@@ -234,7 +234,7 @@ def test_tf_restores_manager_output_and_writes_the_same_graph(tf, tmp_path):
     theirs = ckpt.write(str(tmp_path / "theirs" / "ckpt"))
 
     def without_full_names(graph):
-        for node in graph.proto.nodes:
+        for node in graph.lowlevel.nodes:
             for attribute in node.attributes:
                 attribute.full_name = ""
         return graph.to_dict()

@@ -102,7 +102,7 @@ def test_long_canonical_state_file_is_parsed_fast_and_like_text_format(tmp_path)
     (tmp_path / "checkpoint").write_text(text)
     with time_limit(10):
         st = state.read_checkpoint_state(str(tmp_path / "checkpoint"))
-    assert st.proto == proto
+    assert st.lowlevel == proto
     for sample in ['model_checkpoint_path: "caf\\303\\251"\n', '# c\nmodel_checkpoint_path: "m"\n',
                    "model_checkpoint_path: 'm'\nall_model_checkpoint_timestamps: inf\n",
                    'model_checkpoint_path: "a"\nmodel_checkpoint_path: "b"\r\n\n']:

@@ -52,7 +52,7 @@ def test_write_then_read(tmp_path, tensors_by_name, num_shards):
     reader = tl.load_checkpoint(prefix)
     assert sorted(reader.keys()) == sorted(tensors_by_name)
     for name, value in tensors_by_name.items():
-        got = reader.bundle.read_tensor(name)
+        got = reader.lowlevel.read_tensor(name)
         assert got.shape == value.shape
         if value.dtype == object:
             assert got.reshape(-1).tolist() == value.reshape(-1).tolist()

@@ -41,7 +41,7 @@ from tfckpt_lab.checkpoint.state import update_checkpoint_state
 from tfckpt_lab.checkpoint.verify import verify_checkpoint
 from tfckpt_lab.errors import CheckpointIOError
 from tfckpt_lab.fileio import FileOps
-from tfckpt_lab.meta.object_writer import write_object_checkpoint
+from tfckpt_lab.checkpoint.object_writer import write_object_checkpoint
 
 posix_only = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork() and SIGKILL")
 LEFTOVER_MARKS = (".tfckpt-new-", ".tfckpt-old-", ".tempstate", ".tmp", ".tfckpt_lab.lock")

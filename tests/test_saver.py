@@ -249,7 +249,7 @@ def test_tensorflow_reads_what_manager_wrote(tf, tmp_path, num_shards):
 
 @pytest.mark.tf
 def test_manager_with_object_writer_restores_into_tf_checkpoint(tf, tmp_path):
-    object_writer = pytest.importorskip("tfckpt_lab.meta.object_writer")
+    object_writer = pytest.importorskip("tfckpt_lab.checkpoint.object_writer")
     m = tl.CheckpointManager(str(tmp_path), max_to_keep=2, writer=object_writer.write_object_checkpoint)
     for i in range(3):
         m.save({"model": {"w": np.full(3, i, np.float32)}})

@@ -65,7 +65,7 @@ def test_block_entries_offsets_are_consistent():
     for k, v in items:
         bb.add(k, v)
     block = Block(bb.finish())
-    entries = block.entries()
+    entries = block.records()
     assert [(e.key, e.value) for e in entries] == items
     assert entries[1].shared == 5 and entries[1].non_shared == 5  # "apple" + "sauce"
     assert entries[4].shared == 0 and entries[4].is_restart  # restart point after 4 entries
@@ -209,14 +209,14 @@ def test_cursor_records_field_boundaries_of_long_and_short_headers():
     bb.add(b"key-b" + b"k" * 300, b"")  # non_shared 303: two bytes
     bb.add(b"key-c", b"v")
     block = Block(bb.finish())
-    e0, e1, e2 = block.entries()
+    e0, e1, e2 = block.records()
     assert (e0.offset, e0.shared_end, e0.non_shared_end, e0.key_offset) == (0, 1, 2, 4)
     assert e0.value_offset == 4 + 5 and e0.value_length == 200 and e0.end == e1.offset
     assert (e1.shared_end - e1.offset, e1.non_shared_end - e1.shared_end, e1.key_offset - e1.non_shared_end) == (1, 2, 1)
     assert e1.shared == 4 and e1.non_shared == 301
     assert (e2.shared_end - e2.offset, e2.key_offset - e2.offset) == (1, 3)
     # every use goes through the same scan: the fast listing agrees with the recording walk
-    assert block.items() == [(e.key, e.value) for e in block.entries()]
+    assert block.items() == [(e.key, e.value) for e in block.records()]
 
 
 def test_cursor_records_non_minimal_varints_as_found():
@@ -224,7 +224,7 @@ def test_cursor_records_non_minimal_varints_as_found():
     contents = bytes([0x80, 0x00, 0x01, 0x82, 0x00]) + b"k" + b"vv"
     contents += (0).to_bytes(4, "little") + (1).to_bytes(4, "little")
     block = Block(contents)
-    (e,) = block.entries()
+    (e,) = block.records()
     assert (e.key, e.value) == (b"k", b"vv")
     assert (e.offset, e.shared_end, e.non_shared_end, e.key_offset, e.value_offset, e.end) == (0, 2, 3, 5, 6, 8)
 
@@ -272,7 +272,7 @@ def test_trailer_verdict_is_computed_once_by_the_reader_and_shared(tmp_path):
         TableReader(p).read_block(t.index_entries[0][1])
     assert str(exc.value) == str(found.trailer.error(str(p)))
     trailer_region = layout(p).children[0].children[-1]
-    assert trailer_region.record == found.trailer and trailer_region.value == {"checksum_ok": False}
+    assert trailer_region.lowlevel == found.trailer and trailer_region.value == {"checksum_ok": False}
 
 
 def test_footer_records_a_noncanonical_encoding():

@@ -94,7 +94,7 @@ def test_directory_without_state_file_names_the_prefixes_it_holds(tmp_path):
 def test_manager_hands_num_shards_to_its_writer(tmp_path):
     manager = tl.CheckpointManager(tmp_path, max_to_keep=2, num_shards=3, writer=tl.write_object_checkpoint)
     prefix = manager.save({"model": {"a": np.ones(3), "b": np.zeros(2), "c": np.ones(1)}})
-    assert tl.load_checkpoint(prefix).bundle.num_shards == 3
+    assert tl.load_checkpoint(prefix).lowlevel.num_shards == 3
     assert sorted(n for n in os.listdir(tmp_path) if ".data-" in n) == [
         f"ckpt-1.data-0000{i}-of-00003" for i in range(3)]
 

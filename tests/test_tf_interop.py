@@ -123,7 +123,7 @@ def test_live_multiblock_index_is_byte_identical(tf, tmp_path):
                       tensors=[tf.constant(v) for v in values])
     ours = tmp_path / "ours" / "m"
     tl.write_bundle(ours, dict(zip(names, values)))
-    assert tl.load_checkpoint(ours).bundle.table.num_data_blocks >= 2
+    assert tl.load_checkpoint(ours).lowlevel.table.num_data_blocks >= 2
     for suffix in (".index", ".data-00000-of-00001"):
         assert (ours.parent / ("m" + suffix)).read_bytes() == (theirs.parent / ("m" + suffix)).read_bytes()
 
@@ -135,7 +135,7 @@ def test_we_read_what_tf_writes_live(tf, tmp_path):
                       tensors=[_tf_value(tf, v) for v in tensors.values()])
     reader = tl.load_checkpoint(prefix)
     for name, value in tensors.items():
-        got = reader.bundle.read_tensor(name)
+        got = reader.lowlevel.read_tensor(name)
         if value.dtype == object:
             assert got.reshape(-1).tolist() == value.reshape(-1).tolist()
         else:

@@ -292,7 +292,7 @@ def test_05_3_with_a_real_sharded_saver(tf, tmp_path):
             sess.run(v1.global_variables_initializer())
             prefix = saver.save(sess, str(tmp_path / "model"))
     reader = tl.load_checkpoint(prefix)
-    assert reader.bundle.header.num_shards == 2
+    assert reader.lowlevel.header.num_shards == 2
     got = {name: (reader.entry(name).shard_id, reader.entry(name).offset) for name in exercises._DEVICES_05_3}
     assert got == exercises.tf_sharded_layout(exercises._DEVICES_05_3)
     assert tutorial.check("05-3", got["kernel"]).ok

@@ -67,12 +67,12 @@ def test_shard_map_and_anatomy_render(case):
     fig = shard_map(prefix)
     _render(fig)
     # every tensor whose bytes lie in a shard is drawn there, named, on an axis as long as its shard
-    stored = {e.name for e in reader.entries() if e.size and not e.slices}
+    stored = {e.name for e in reader.entries().values() if e.size and not e.slices}
     named = {t for t in _texts(fig) if t in stored}
     assert named, "no tensor is named on the shard map"
     if len(stored) <= 8:  # few tensors: every one is labelled
         assert named == stored, stored - named
-    longest = max((e.end for e in reader.entries() if not e.slices), default=0)
+    longest = max((e.end for e in reader.entries().values() if not e.slices), default=0)
     assert max(ax.get_xlim()[1] for ax in fig.axes) >= longest
     fig = index_anatomy(prefix + ".index")
     _render(fig)
@@ -260,7 +260,7 @@ def test_entries_table_pages_sorts_filters_10000_entries():
         table._pick.value = name
         assert "#F0E442" in table._table.value
     assert table.selected == name
-    assert table.visible_rows()[0]["entry"].proto is not None
+    assert table.visible_rows()[0]["entry"].lowlevel is not None
 
 
 def test_shard_map_click_selects_a_tensor(small):

@@ -505,8 +505,8 @@ def test_scan_of_a_partitioned_variable_and_a_damaged_shard(tmp_path):
     assert s.counted == full.size and s.stats["mean"] == pytest.approx(full.mean()) and s.checksum == "ok"
     np.testing.assert_array_equal(s.head, full[:20])  # the piece that starts at the origin
     assert s.head_note == "rows 0-19, columns 0-5 of [20, 6] of the stored piece 0,20:-"
-    e = reader.bundle.entry(b"v")
-    piece = reader.bundle.entry(encode_slice_key(e.key, e.slices[0]))
+    e = reader.lowlevel.entry(b"v")
+    piece = reader.lowlevel.entry(encode_slice_key(e.key, e.slices[0]))
     with open(prefix + ".data-00000-of-00001", "r+b") as f:
         f.seek(piece.offset + 2)
         f.write(b"\xff")

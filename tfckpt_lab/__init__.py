@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # The public verbs: name -> module that defines it (imported on first use).
 _EXPORTS = {
@@ -35,11 +35,11 @@ _EXPORTS = {
     "load_variable": "tfckpt_lab.checkpoint.reader",
     "latest_checkpoint": "tfckpt_lab.checkpoint.state",
     "get_checkpoint_state": "tfckpt_lab.checkpoint.state",
-    "read_meta_graph": "tfckpt_lab.meta.reader",
-    "read_object_graph": "tfckpt_lab.meta.object_graph",
+    "read_meta_graph": "tfckpt_lab.checkpoint.meta_graph",
+    "read_object_graph": "tfckpt_lab.checkpoint.object_graph",
     # write
     "write_bundle": "tfckpt_lab.bundle.writer",
-    "write_object_checkpoint": "tfckpt_lab.meta.object_writer",
+    "write_object_checkpoint": "tfckpt_lab.checkpoint.object_writer",
     "Saver": "tfckpt_lab.checkpoint.saver",
     "CheckpointManager": "tfckpt_lab.checkpoint.manager",
     # check, see inside, convert, compare

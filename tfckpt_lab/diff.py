@@ -96,7 +96,7 @@ class _CheckpointSide(_Side):
         from .bundle.reader import BundleReader
         from .dtypes import numpy_dtype
 
-        bundle = self.reader.bundle
+        bundle = self.reader.lowlevel
         e = self.reader.entry(name)
         if e.slices:  # partitioned: the whole if its pieces cover it, else the pieces a Saver stored
             from .errors import PartialTensorError
@@ -163,7 +163,7 @@ class _MetaSide(_Side):
     has_values = False
 
     def __init__(self, path):
-        from .meta.reader import read_meta_graph
+        from .checkpoint.meta_graph import read_meta_graph
 
         mg = read_meta_graph(path)
         super().__init__(mg.path)
@@ -301,7 +301,7 @@ def _dtypes_agree(x: str, y: str) -> bool:
 
 
 def _compare(sa: _Side, sb: _Side, atol: float, values: bool) -> DiffResult:
-    from .meta.object_graph import OBJECT_GRAPH_KEY as OBJECT_GRAPH_KEY_NAME
+    from .checkpoint.object_graph import OBJECT_GRAPH_KEY as OBJECT_GRAPH_KEY_NAME
 
     r = DiffResult(sa.label, sb.label, atol)
     names_a, names_b = set(sa.specs), set(sb.specs)

@@ -22,6 +22,7 @@ __all__ = [
     "numpy_dtype",
     "datatype_for",
     "is_string",
+    "as_tensor",
     "ALL_DATATYPES",
 ]
 
@@ -112,3 +113,30 @@ def datatype_for(dtype) -> int:
         return _FROM_NUMPY[dt.newbyteorder("=") if dt.byteorder not in "=|" else dt]
     except KeyError:
         raise TypeError(f"numpy dtype {dt} has no TensorFlow checkpoint equivalent") from None
+
+
+def as_tensor(value) -> np.ndarray:
+    """The numpy array a Python or numpy value is stored as (in a bundle, a graph ``Const`` ...).
+
+    numpy arrays keep their dtype.  ``str``/``bytes`` (and arrays of them) become
+    string tensors (an object array of ``bytes``).  Python scalars and lists go
+    through ``numpy.asarray`` (so ``1.0`` is float64, as numpy decides).
+
+    >>> as_tensor("hi")
+    array(b'hi', dtype=object)
+    >>> as_tensor([1, 2]).shape, as_tensor(np.float32(1)).dtype
+    ((2,), dtype('float32'))
+    """
+    if isinstance(value, (str, bytes)):
+        return np.array(value if isinstance(value, bytes) else value.encode("utf-8"), dtype=object)
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype.kind == "U":
+        flat = [s.encode("utf-8") for s in arr.reshape(-1).tolist()]
+        out = np.empty(len(flat), dtype=object)
+        out[:] = flat
+        return out.reshape(arr.shape)
+    if arr.dtype.kind == "S":
+        out = np.empty(arr.size, dtype=object)
+        out[:] = arr.reshape(-1).tolist()
+        return out.reshape(arr.shape)
+    return arr

@@ -124,7 +124,7 @@ def export(src, out, *, skip_optimizer: bool = False, names: str = "keys", verif
 
 
 def _object_graph(reader):
-    from .meta.object_graph import OBJECT_GRAPH_KEY, parse_object_graph
+    from .checkpoint.object_graph import OBJECT_GRAPH_KEY, parse_object_graph
 
     value = reader.get_tensor(OBJECT_GRAPH_KEY)
     if not isinstance(value, bytes):

@@ -36,7 +36,7 @@ def object_tree(names, *, path=None) -> dict:
     >>> object_tree(["model/dense/kernel", "model/dense/bias", "step"])
     {'model': {'dense': {'kernel': 'model/dense/kernel', 'bias': 'model/dense/bias'}}, 'step': 'step'}
     """
-    from .meta.object_graph import OPTIMIZER_SLOT, unescape_local_name
+    from .checkpoint.object_graph import OPTIMIZER_SLOT, unescape_local_name
 
     tree: dict = {}
     for name in names:
@@ -96,7 +96,7 @@ def import_tensors(src, out_prefix, *, object_checkpoint: bool = False) -> str:
         for n in names:
             f.numpy_dtype(n)  # a dtype with no TensorFlow equivalent: refused before anything is written
         if object_checkpoint:
-            from .meta.object_writer import write_object_checkpoint
+            from .checkpoint.object_writer import write_object_checkpoint
 
             tree = object_tree(names, path=f.path)
             write_object_checkpoint(out_prefix, _fill(tree, f))

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from collections import deque
 
-from .meta.object_graph import OBJECT_GRAPH_KEY, VARIABLE_VALUE, escape_local_name
+from .checkpoint.object_graph import OBJECT_GRAPH_KEY, VARIABLE_VALUE, escape_local_name
 
 __all__ = ["TF1_OPTIMIZER_NAMES", "optimizer_keys", "tf1_optimizer_keys", "tf2_optimizer_keys",
            "object_path_names", "OBJECT_GRAPH_KEY"]

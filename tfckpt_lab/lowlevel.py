@@ -24,8 +24,9 @@ bundle / v1        ``BundleReader``, ``BundleWriter``, ``BundleEntry``, ``Tensor
 checkpoint         ``CheckpointReader``, ``CheckpointState``, ``update_checkpoint_state``,
                    ``generate_checkpoint_state_proto``, ``checkpoint_path``,
                    ``meta_graph_filename``, ``remove_checkpoint``, ``VerifyReport``
-graphs             ``MetaGraph``, ``write_meta_graph``, ``build_meta_graph``, ``ObjectGraph``,
-                   ``escape_local_name``, ``make_tensor_proto``, ``make_ndarray``
+graphs             ``MetaGraph``, ``read_meta_file``, ``write_meta_graph``, ``build_meta_graph``,
+                   ``make_tensor_proto``, ``make_ndarray`` (.meta files); ``ObjectGraph``,
+                   ``escape_local_name`` (TF2 object graphs, in the checkpoint layer)
 byte regions       ``Region``, ``FileRegion``, ``layouts``, ``innermost_region``,
                    ``region_path``, ``detect_kind``
 =================  ==================================================================
@@ -75,10 +76,11 @@ _NAMES = {
     "VerifyReport": "tfckpt_lab.checkpoint.verify",
     # graphs
     "MetaGraph": "tfckpt_lab.meta.reader",
+    "read_meta_file": "tfckpt_lab.meta.reader",
     "write_meta_graph": "tfckpt_lab.meta.writer",
     "build_meta_graph": "tfckpt_lab.meta.writer",
-    "ObjectGraph": "tfckpt_lab.meta.object_graph",
-    "escape_local_name": "tfckpt_lab.meta.object_graph",
+    "ObjectGraph": "tfckpt_lab.checkpoint.object_graph",
+    "escape_local_name": "tfckpt_lab.checkpoint.object_graph",
     "make_tensor_proto": "tfckpt_lab.meta.tensors",
     "make_ndarray": "tfckpt_lab.meta.tensors",
     # byte regions

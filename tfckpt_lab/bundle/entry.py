@@ -1,6 +1,6 @@
 """Index entries: the header and one BundleEntryProto per tensor, as friendly objects.
 
-Each :class:`BundleEntry` keeps the proto it came from (``.proto``) and the raw
+Each :class:`BundleEntry` keeps the proto it came from (``.lowlevel``) and the raw
 index key (``.key``), so a curious reader can always go one level deeper.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import dtypes
+from .._deprecation import renamed
 from ..errors import MalformedError
 from .slices import TensorSlice
 
@@ -43,12 +44,24 @@ def _pb():
 
 @dataclass(frozen=True)
 class BundleHeader:
+    """The bundle's header (the entry under the empty key).
+
+    Attributes:
+        num_shards: how many data shards the bundle has.
+        endianness: ``"little"`` or ``"big"``.
+        producer, min_consumer, bad_consumers: the format version TensorFlow checks.
+        lowlevel: one level deeper, the ``BundleHeaderProto`` message itself
+            (``.proto`` is an old name for it).
+    """
+
     num_shards: int
     endianness: str  # "little" or "big"
     producer: int
     min_consumer: int
     bad_consumers: tuple[int, ...]
-    proto: object = field(repr=False, compare=False)
+    lowlevel: object = field(repr=False, compare=False)
+
+    proto = renamed("proto", "lowlevel")
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,8 @@ class BundleEntry:
         shard_id, offset, size: the byte range ``[offset, offset + size)`` in data shard ``shard_id``.
         crc32c: the masked CRC-32C as stored (``crc32c_unmasked`` for the real CRC).
         slices: for a partitioned variable, the pieces it was saved in.
-        proto: the BundleEntryProto itself.
+        lowlevel: one level deeper, the ``BundleEntryProto`` message itself
+            (``.proto`` is an old name for it).
     """
 
     name: str
@@ -75,7 +89,9 @@ class BundleEntry:
     size: int
     crc32c: int
     slices: tuple[TensorSlice, ...]
-    proto: object = field(repr=False, compare=False)
+    lowlevel: object = field(repr=False, compare=False)
+
+    proto = renamed("proto", "lowlevel")
 
     @property
     def dtype_name(self) -> str:
@@ -129,7 +145,7 @@ def _entry_from_proto(p, key: bytes, name: str, path) -> BundleEntry:
         size=int(p.size),
         crc32c=int(p.crc32c),
         slices=tuple(TensorSlice.from_proto(s) for s in p.slices),
-        proto=p,
+        lowlevel=p,
     )
 
 
@@ -219,7 +235,7 @@ def parse_entries(items, *, path=None) -> list[BundleEntry]:
         e.__dict__.update(name=name, key=k, dtype=p.dtype, shape=shape, shard_id=shard, offset=offset,
                           size=size, crc32c=p.crc32c,
                           slices=tuple(TensorSlice.from_proto(s) for s in slices) if slices else (),
-                          proto=p)
+                          lowlevel=p)
         append(e)
     return out
 
@@ -285,5 +301,5 @@ def parse_header(value: bytes, *, path=None) -> BundleHeader:
         producer=int(p.version.producer),
         min_consumer=int(p.version.min_consumer),
         bad_consumers=tuple(p.version.bad_consumers),
-        proto=p,
+        lowlevel=p,
     )

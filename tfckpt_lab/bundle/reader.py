@@ -96,8 +96,8 @@ class BundleReader:
             h = parse_header(value, path=self.index_path)
             if not 1 <= h.num_shards <= _MAX_SHARDS:
                 raise MalformedError(f"header says num_shards={h.num_shards}", path=self.index_path)
-            if h.proto.endianness not in (0, 1):
-                raise MalformedError(f"header has unknown endianness {h.proto.endianness}", path=self.index_path)
+            if h.lowlevel.endianness not in (0, 1):
+                raise MalformedError(f"header has unknown endianness {h.lowlevel.endianness}", path=self.index_path)
             if h.min_consumer > TENSOR_BUNDLE_VERSION or TENSOR_BUNDLE_VERSION in h.bad_consumers:
                 raise UnsupportedError(
                     f"bundle version {h.producer} needs a reader of version >= {h.min_consumer}"

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import dtypes
 from ..codecs import crc32c_extend, mask_crc
+from ..dtypes import as_tensor
 from ..errors import os_error
 from ..fileio import FileOps
 from ..sstable.builder import TableBuilder
@@ -35,33 +36,11 @@ from .slices import TensorSlice, encode_slice_key
 from .swap import PrefixSwap, remove_stale_temps
 from .tensor_bytes import encode_strings, to_little_endian
 
-__all__ = ["BundleWriter", "write_bundle", "as_tensor"]
+__all__ = ["BundleWriter", "write_bundle"]
 
 _CHUNK = 64 * 1024 * 1024  # CRC and write huge tensors in pieces to keep memory flat
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
-
-
-def as_tensor(value) -> np.ndarray:
-    """Convert an array-like to the numpy array that will be stored.
-
-    numpy arrays keep their dtype.  ``str``/``bytes`` (and arrays of them) become
-    string tensors (an object array of ``bytes``).  Python scalars and lists go
-    through ``numpy.asarray`` (so ``1.0`` is float64, as numpy decides).
-    """
-    if isinstance(value, (str, bytes)):
-        return np.array(value if isinstance(value, bytes) else value.encode("utf-8"), dtype=object)
-    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
-    if arr.dtype.kind == "U":
-        flat = [s.encode("utf-8") for s in arr.reshape(-1).tolist()]
-        out = np.empty(len(flat), dtype=object)
-        out[:] = flat
-        return out.reshape(arr.shape)
-    if arr.dtype.kind == "S":
-        out = np.empty(arr.size, dtype=object)
-        out[:] = arr.reshape(-1).tolist()
-        return out.reshape(arr.shape)
-    return arr
 
 
 _FALLOC_FL_KEEP_SIZE = 1

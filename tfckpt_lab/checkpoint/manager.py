@@ -104,7 +104,7 @@ class CheckpointManager:
             the hook for object-graph checkpoints.  Default: :func:`write_flat_checkpoint`.
             The ``prefix`` it is given is a staging name (``ckpt-3.tfckpt-new-HEX``); the
             manager then moves every ``PREFIX.*`` file it wrote to ``ckpt-3.*``, the index last.
-            ``writer=tfckpt_lab.meta.object_writer.write_object_checkpoint`` writes
+            ``writer=tfckpt_lab.checkpoint.object_writer.write_object_checkpoint`` writes
             TF2's object form (nested mappings as the object tree), which
             ``tf.train.Checkpoint.restore`` accepts.
 

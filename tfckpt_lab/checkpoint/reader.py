@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 
 from .. import dtypes
+from .._deprecation import renamed
 from .._perf import paused_gc
 from ..bundle.entry import BundleEntry
 from ..bundle.reader import BundleReader
@@ -123,7 +124,10 @@ class LowLevelReader(Protocol):
         """``(names, shapes, dtype numbers)`` of :meth:`variables`."""
 
     def entries(self) -> dict:
-        """Every stored entry (partition pieces / stored slices too), keyed by raw key."""
+        """Every stored entry (partition pieces / stored slices too): a mapping raw key -> entry,
+        in key order.  (What ``entries()`` means wherever it exists; an SSTable block's list of
+        every stored entry, duplicates included, is :meth:`Block.records
+        <tfckpt_lab.sstable.block.Block.records>`.)"""
 
     def entry(self, name):
         """The entry of ``name`` (TensorNotFoundError if none)."""
@@ -189,9 +193,10 @@ class CheckpointReader(Mapping):
         verify: check CRC-32Cs on every read (default True).
 
     Attributes:
-        lowlevel: the reader of this checkpoint's format (a :class:`LowLevelReader`):
-            a :class:`~tfckpt_lab.bundle.BundleReader` for V2, or for a V1 checkpoint
-            (table file(s), no ``.index``) a :class:`~tfckpt_lab.v1.V1Reader`.
+        lowlevel: one level deeper, the reader of this checkpoint's format (a
+            :class:`LowLevelReader`): a :class:`~tfckpt_lab.bundle.BundleReader` for V2, or
+            for a V1 checkpoint (table file(s), no ``.index``) a :class:`~tfckpt_lab.v1.V1Reader`
+            (``bundle`` is an old name for it).
         format: ``"v2"`` or ``"v1"``.
     """
 
@@ -204,10 +209,8 @@ class CheckpointReader(Mapping):
     def format(self) -> str:
         return self.lowlevel.format
 
-    @property
-    def bundle(self) -> LowLevelReader:
-        """Deprecated name of :attr:`lowlevel` (it is a V1Reader, not a bundle, for V1 checkpoints)."""
-        return self.lowlevel
+    # the old name (it is a V1Reader, not a bundle, for V1 checkpoints)
+    bundle = renamed("bundle", "lowlevel")
 
     # -- listing --------------------------------------------------------------
     def _variables(self) -> dict[str, BundleEntry]:
@@ -241,12 +244,16 @@ class CheckpointReader(Mapping):
         return out
 
     def entry(self, name: str) -> BundleEntry:
-        """The low-level index entry of ``name`` (shard, offset, size, checksum, proto...)."""
+        """The low-level index entry of ``name`` (shard, offset, size, checksum, ``.lowlevel`` proto...)."""
         return self.lowlevel.entry(name)
 
-    def entries(self) -> list[BundleEntry]:
-        """Every index entry (partition pieces included), in key order."""
-        return list(self.lowlevel.entries().values())
+    def entries(self) -> dict[bytes, BundleEntry]:
+        """Every stored entry (partition pieces / V1 slices included): raw key -> entry, in key order.
+
+        The low-level reader's own mapping (:meth:`LowLevelReader.entries`); iterate
+        ``.values()`` for the entries.
+        """
+        return self.lowlevel.entries()
 
     # -- values ---------------------------------------------------------------
     def has_tensor(self, name: str) -> bool:
@@ -267,7 +274,7 @@ class CheckpointReader(Mapping):
     def stored_slices(self, name: str) -> list:
         """The slices a partitioned variable was saved in, as :class:`~tfckpt_lab.TensorSlice`\\ s
         (``[]`` for a tensor saved whole).  ``str()`` of one is TensorFlow's notation (``"4,3:-"``)."""
-        return self.bundle.stored_slices(name)
+        return self.lowlevel.stored_slices(name)
 
     def get_slice(self, name: str, tensor_slice, *, verify: bool | None = None):
         """Part of a tensor: what TensorFlow's ``RestoreV2`` reads for a ``shape_and_slices`` spec.
@@ -285,7 +292,7 @@ class CheckpointReader(Mapping):
             if shape and [int(d) for d in shape] != list(self.entry(name).shape):
                 raise ValueError(f"{tensor_slice!r}: {name!r} has shape {list(self.entry(name).shape)}")
             tensor_slice = TensorSlice.parse(spec)
-        read = getattr(self.bundle, "read_slice", None)
+        read = getattr(self.lowlevel, "read_slice", None)
         if read is None:
             raise UnsupportedError("reading a slice is implemented for V2 checkpoints only", path=self.prefix)
         value = read(name, tensor_slice, verify=verify)

@@ -56,8 +56,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..bundle.writer import as_tensor, write_bundle
-from ..dtypes import datatype_for
+from ..bundle.writer import write_bundle
+from ..dtypes import as_tensor, datatype_for
 from ..errors import CheckpointError, UnsafePathError, UnsupportedError, os_error
 from ..fileio import FileOps, write_new_file
 from .files import (

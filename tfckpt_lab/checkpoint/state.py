@@ -43,6 +43,7 @@ import stat
 import warnings
 from dataclasses import dataclass, field
 
+from .._deprecation import renamed
 from ..fileio import is_url
 
 __all__ = [
@@ -69,7 +70,8 @@ STATE_FILENAME = "checkpoint"
 class CheckpointState:
     """The decoded ``checkpoint`` file (paths as stored, or joined onto the directory).
 
-    ``proto`` is the CheckpointState message itself.
+    ``lowlevel`` is one level deeper: the ``CheckpointState`` protobuf message the file
+    was parsed into (``proto`` is an old name for it).
     """
 
     model_checkpoint_path: str
@@ -77,9 +79,11 @@ class CheckpointState:
     all_model_checkpoint_timestamps: list[float]
     last_preserved_timestamp: float
     path: str | None = None
-    proto: object = field(default=None, repr=False, compare=False)
+    lowlevel: object = field(default=None, repr=False, compare=False)
     #: Paths left out by :func:`confine_to_directory` (outside the directory, ``..``, symlinked away).
     refused: list[str] = field(default_factory=list)
+
+    proto = renamed("proto", "lowlevel")
 
     def _repr_html_(self) -> str:
         import html
@@ -276,7 +280,7 @@ def _state_from_proto(proto, path: str) -> CheckpointState:
         all_model_checkpoint_timestamps=list(proto.all_model_checkpoint_timestamps),
         last_preserved_timestamp=proto.last_preserved_timestamp,
         path=path,
-        proto=proto,
+        lowlevel=proto,
     )
 
 
@@ -543,7 +547,7 @@ def _get_url_state(url: str, latest_filename: str | None) -> CheckpointState | N
         all_model_checkpoint_timestamps=list(proto.all_model_checkpoint_timestamps),
         last_preserved_timestamp=proto.last_preserved_timestamp,
         path=path,
-        proto=proto,
+        lowlevel=proto,
     )
 
 
@@ -787,7 +791,7 @@ def repoint_checkpoint_state(state_path, old_prefix, new_prefix, *, durable: boo
         full = stored if os.path.isabs(stored) else os.path.join(directory, stored)
         return os.path.join(os.path.dirname(stored), new_base) if inside(full) else None
 
-    proto, changed = st.proto, False
+    proto, changed = st.lowlevel, False
     new = swap(proto.model_checkpoint_path)
     if new is not None:
         proto.model_checkpoint_path, changed = new, True

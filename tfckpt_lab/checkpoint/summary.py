@@ -250,7 +250,7 @@ def summarize_tensor(reader, name: str, *, scan: bool = False, whole_limit: int 
     dt = dtypes.numpy_dtype(e.dtype)
     n = e.num_elements
     nbytes = (e.size or 0) if (dt is None or dt == object) else n * dt.itemsize  # (V1: size unknown until read)
-    low = getattr(reader, "bundle", reader)
+    low = getattr(reader, "lowlevel", reader)
     if dt == object and nbytes > whole_limit:
         raise UnsupportedError(f"string tensor {name!r} ({_human(nbytes)}) is not shown: string tensors are "
                                f"read whole, and only up to {_human(whole_limit)} here")

@@ -115,7 +115,7 @@ def _check_table(table, report: VerifyReport) -> list[tuple[bytes, bytes]]:
     report.blocks_checked += 1
     for exc in _block_errors(meta, path):
         report.problems.append(dataclasses.replace(Problem.from_error(exc), affects_values=False))
-    if meta.block is not None and meta.block.entries():
+    if meta.block is not None and meta.block.records():
         report.problems.append(Problem(path, meta.handle.offset, meta.handle.end, "MalformedError",
                                        "metaindex block is not empty (checkpoints never have meta blocks)",
                                        affects_values=False))

@@ -31,7 +31,7 @@ COMMANDS = ["inspect", "verify", "demo", "layout", "meta", "objects", "export", 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="tfckpt-lab",

@@ -89,7 +89,7 @@ def run(args) -> int:
             with np.printoptions(threshold=1000):
                 print(_shorten(value))
         return 0
-    entries = reader.entries() if args.all_entries else [reader.entry(n) for n in reader.keys()]
+    entries = list(reader.entries().values()) if args.all_entries else [reader.entry(n) for n in reader.keys()]
     if args.json:
         out = {
             "prefix": reader.prefix,

@@ -17,15 +17,15 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..meta.reader import read_meta_graph
+    from ..checkpoint.meta_graph import read_meta_graph
 
     mg = read_meta_graph(args.path)
     if args.json:
         json.dump(mg.to_dict(), sys.stdout, indent=1)
         print()
         return 0
-    mi = mg.proto.meta_info_def
-    print(f"{mg.path}: {mg.size} bytes, {len(mg.proto.graph_def.node)} nodes, producer {mg.producer}"
+    mi = mg.lowlevel.meta_info_def
+    print(f"{mg.path}: {mg.size} bytes, {len(mg.lowlevel.graph_def.node)} nodes, producer {mg.producer}"
           + (f", written by TensorFlow {mi.tensorflow_version}" if mi.tensorflow_version else "")
           + (f" ({mi.meta_graph_version})" if mi.meta_graph_version else ""))
     sd = mg.saver_def

@@ -25,18 +25,18 @@ _BIG_NODE = 1000  # a node with more children/attributes/slots than this is writ
 
 
 def _json_chunks(graph):
-    """``json_format.MessageToDict(graph.proto, preserving_proto_field_name=True)`` as JSON text, one
+    """``json_format.MessageToDict(graph.lowlevel, preserving_proto_field_name=True)`` as JSON text, one
     node (or, inside a node with many children, one child reference) at a time."""
     from google.protobuf import json_format
 
     def as_dict(message):
         return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
-    if not len(graph.proto.nodes):
+    if not len(graph.lowlevel.nodes):
         yield "{}"
         return
     yield '{"nodes": [\n'
-    for i, node in enumerate(graph.proto.nodes):
+    for i, node in enumerate(graph.lowlevel.nodes):
         yield "" if i == 0 else ",\n"
         fields = node.ListFields()  # what MessageToDict writes, in its order (by field number)
         if sum(len(v) for f, v in fields if f.message_type and _repeated(f)) <= _BIG_NODE:
@@ -68,7 +68,7 @@ def _repeated(field) -> bool:
 
 
 def run(args) -> int:
-    from ..meta.object_graph import read_object_graph
+    from ..checkpoint.object_graph import read_object_graph
 
     graph = read_object_graph(args.checkpoint)
     out = sys.stdout

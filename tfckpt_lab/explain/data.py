@@ -60,7 +60,7 @@ def data_layout(path, *, reader: BundleReader | None = None) -> FileRegion:
                           children=kids if size else [])
     root = FileRegion(path, "data", size, value={"shard": shard, "tensors": len(entries)},
                       explanation=f"data shard {shard}: tensors' bytes back to back; the .index says where",
-                      loader=lambda r: _tensor_regions(reader, entries, size), record=reader)
+                      loader=lambda r: _tensor_regions(reader, entries, size), lowlevel=reader)
     return root
 
 
@@ -97,7 +97,7 @@ def _tensor_region(reader: BundleReader, e) -> Region:
         loader = lambda r: _element_parts(reader, e)  # noqa: E731
     else:
         loader = None
-    return Region(e.offset, e.end, "tensor", e.name, value, expl, record=e, loader=loader)
+    return Region(e.offset, e.end, "tensor", e.name, value, expl, lowlevel=e, loader=loader)
 
 
 def _element_parts(reader: BundleReader, e) -> list[Region]:

@@ -13,7 +13,7 @@ BundleHeaderProto); index-block values are block handles.
 Nothing here decodes table bytes: the spans between blocks come from
 :meth:`TableReader.spans <tfckpt_lab.sstable.reader.TableReader.spans>`, each
 block's entries and field boundaries from the block cursor
-(:meth:`Block.entries <tfckpt_lab.sstable.block.Block.entries>`), trailer
+(:meth:`Block.records <tfckpt_lab.sstable.block.Block.records>`), trailer
 verdicts from :class:`~tfckpt_lab.sstable.format.BlockTrailer`, and handle
 boundaries from the decoded :class:`~tfckpt_lab.sstable.format.BlockHandle`.
 Only the protobuf values are taken apart further, by :mod:`.protowire`.
@@ -96,7 +96,7 @@ def index_layout(path, *, v1=None) -> FileRegion:
     role = _Role("v1", v1, shard) if v1 is not None else _Role("data")
     return FileRegion(path, "v1" if v1 is not None else "index", size, value={"data_blocks": table.num_data_blocks},
                       explanation=f"an SSTable: sorted key -> {what}, in blocks, then the index and footer",
-                      loader=lambda r: _top_regions(table, role), record=table)
+                      loader=lambda r: _top_regions(table, role), lowlevel=table)
 
 
 def _v1_reader(path: str):
@@ -146,7 +146,7 @@ def _block_region(table: TableReader, span: TableSpan, data_role: _Role) -> Regi
         role = _Role(name)
     value = {"offset": h.offset, "size": h.size, "trailer": [h.end, span.end]}  # trailer: its byte range
     return Region(span.start, span.end, span.kind, label, value,
-                  f"{expl}; {h.size} bytes + {BLOCK_TRAILER_SIZE}-byte trailer", record=h,
+                  f"{expl}; {h.size} bytes + {BLOCK_TRAILER_SIZE}-byte trailer", lowlevel=h,
                   loader=lambda r: _block_regions(table, h, role))
 
 
@@ -165,7 +165,7 @@ def _footer(table: TableReader, fstart: int) -> Region:
                        "fixed64 magic number 0xdb4775248b80fb57: 'this is an SSTable'"))
     return Region(fstart, fstart + FOOTER_SIZE, "footer", "footer", None,
                   f"the last {FOOTER_SIZE} bytes: where the metaindex and index blocks are, and the magic number",
-                  children=kids, record=foot)
+                  children=kids, lowlevel=foot)
 
 
 def _handle_region(h: BlockHandle, start: int, label: str, expl: str) -> Region:
@@ -175,7 +175,7 @@ def _handle_region(h: BlockHandle, start: int, label: str, expl: str) -> Region:
             Region(mid, end, "varint", "size", h.size,
                    f"varint: {h.size} bytes of contents (the {BLOCK_TRAILER_SIZE}-byte trailer not counted)")]
     return Region(start, end, "block_handle", label, {"offset": h.offset, "size": h.size},
-                  f"{expl}: [{h.offset}, {h.offset + h.size})", children=kids, record=h)
+                  f"{expl}: [{h.offset}, {h.offset + h.size})", children=kids, lowlevel=h)
 
 
 def _block_regions(table: TableReader, h: BlockHandle, role: _Role) -> list[Region]:
@@ -212,7 +212,7 @@ def _trailer(t: BlockTrailer) -> Region:
                    f"masked CRC-32C of the contents and the type byte: {unmask_crc(t.stored_crc):#010x} "
                    f"unmasked, {verdict}")]
     return Region(h.end, h.end + BLOCK_TRAILER_SIZE, "block_trailer", "trailer", {"checksum_ok": ok},
-                  "block trailer: compression type and checksum", children=kids, record=t)
+                  "block trailer: compression type and checksum", children=kids, lowlevel=t)
 
 
 def _restart_array(block, base: int) -> Region:
@@ -228,7 +228,7 @@ def _entry_regions(block, base: int, role: _Role, handles) -> list[Region]:
     keyed = role.name in ("data", "v1")
     what = ", value = " + _VALUE_TEXT[role.name]
     header_what = ", value = " + _HEADER_TEXT.get(role.name, _VALUE_TEXT[role.name])
-    entries = block.entries()
+    entries = block.records()
     if handles is not None and len(handles) != len(entries):
         handles = None  # the index block changed under us; its values are shown as plain bytes
     keys = [e[0] for e in entries]
@@ -241,7 +241,7 @@ def _entry_regions(block, base: int, role: _Role, handles) -> list[Region]:
     parts = _EntryParts(entries, base, role, handles)  # one loader for the block's entries
     # (BlockEntry fields by position: key, value, offset, shared_end, non_shared_end, key_offset, value_offset)
     return [Region(base + e[2], base + e[6] + len(e[1]), "entry", label, None,
-                   f"entry: key {label!r}{what if e[0] else header_what}", record=e, loader=parts)
+                   f"entry: key {label!r}{what if e[0] else header_what}", lowlevel=e, loader=parts)
             for e, label in zip(entries, labels)]
 
 
@@ -255,7 +255,7 @@ class _EntryParts:
     def __call__(self, region) -> list[Region]:
         if self._index is None:
             self._index = {e.offset: i for i, e in enumerate(self.entries)}
-        i = self._index[region.record.offset]
+        i = self._index[region.lowlevel.offset]
         e = self.entries[i]
         prev = self.entries[i - 1].key if i else b""
         handle = self.handles[i] if self.handles else None
@@ -304,4 +304,4 @@ class _EntryParts:
                  "slice": str(stored.tensor_slice), "offset": vo, "size": e.value_length}
         return Region(vo, end, "tensor", stored.name, value,
                       f"{stored.name!r} ({where}): {stored.dtype_name} {list(stored.shape)}, a serialized "
-                      "SavedTensorSlices whose TensorProto holds the values", record=stored, loader=load)
+                      "SavedTensorSlices whose TensorProto holds the values", lowlevel=stored, loader=load)

@@ -306,7 +306,7 @@ def message_regions(buf, start: int, end: int, message, *, base: int = 0) -> lis
                     label = sub
         expl = _explanation(desc, f) if f is not None else "a field this schema does not describe"
         out.append(Region(base + fstart, base + pos, "field", label, shown, f"{name} (field {number}): {expl}",
-                          children=kids, record=f))
+                          children=kids, lowlevel=f))
     return out
 
 

@@ -17,6 +17,8 @@ import html
 import json
 from typing import Any, Callable, Iterator
 
+from .._deprecation import renamed
+
 __all__ = ["Region", "FileRegion", "innermost_region", "region_path", "leaves", "leaves_between", "check_tiling",
            "short_value"]
 
@@ -30,24 +32,26 @@ class Region:
         label: a short name for it (a key, a field name...).
         value: the decoded value (an int, a string, a dict...), or None.
         explanation: one line saying what these bytes mean.
-        record: the low-level object it came from (a ``BlockHandle``, a
-            ``BlockEntry``, a ``BundleEntry``...), or None.
+        lowlevel: one level deeper, the low-level object these bytes were read as (a
+            ``BlockHandle``, a ``BlockEntry``, a ``BundleEntry``, a protobuf field
+            descriptor, the ``TableReader`` of a whole table...), or None
+            (``record`` is an old name for it).
         parent: the enclosing region (None for a file's root).
     """
 
-    __slots__ = ("start", "end", "kind", "label", "value", "explanation", "record", "parent",
+    __slots__ = ("start", "end", "kind", "label", "value", "explanation", "lowlevel", "parent",
                  "_children", "_loader", "_starts")
 
     def __init__(self, start: int, end: int, kind: str, label: str = "", value: Any = None,
                  explanation: str = "", *, children: list["Region"] | None = None,
-                 loader: Callable[["Region"], list["Region"]] | None = None, record: Any = None):
+                 loader: Callable[["Region"], list["Region"]] | None = None, lowlevel: Any = None):
         self.start = start
         self.end = end
         self.kind = kind
         self.label = label
         self.value = value
         self.explanation = explanation
-        self.record = record
+        self.lowlevel = lowlevel
         self.parent = None
         self._loader = loader
         self._starts = None
@@ -56,6 +60,8 @@ class Region:
             self._set_children(children)
         elif loader is None:
             self._children = []
+
+    record = renamed("record", "lowlevel")
 
     # -- the tree -------------------------------------------------------------
     def _set_children(self, children: list["Region"]) -> None:

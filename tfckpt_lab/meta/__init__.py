@@ -1,11 +1,13 @@
-"""Graphs stored beside or inside a checkpoint.
+"""TF1 graphs stored beside a checkpoint: ``.meta`` files.
 
-* ``.meta`` files (TF1): a ``MetaGraphDef`` -- the graph, its collections and the
-  ``SaverDef`` naming the save/restore subgraph.  :mod:`.writer` writes one that
-  TensorFlow imports; :mod:`.reader` summarizes any that TensorFlow wrote.
-* The TF2 object graph: a ``TrackableObjectGraph`` stored in the checkpoint itself
-  under ``_CHECKPOINTABLE_OBJECT_GRAPH``.  :mod:`.object_graph` reads it;
-  :mod:`.object_writer` writes checkpoints that ``tf.train.Checkpoint`` restores.
+A ``.meta`` file holds a ``MetaGraphDef`` -- the graph, its collections and the
+``SaverDef`` naming the save/restore subgraph.  :mod:`.writer` writes one that
+TensorFlow imports; :mod:`.reader` summarizes any that TensorFlow wrote (named by
+file or prefix); :mod:`.tensors` holds graph ``Const`` values.  This layer knows
+nothing of checkpoints: the ``Saver`` (which writes a ``.meta``) and
+``read_meta_graph`` (which resolves a checkpoint directory) sit above it in
+:mod:`tfckpt_lab.checkpoint`, as do TF2 object graphs
+(:mod:`tfckpt_lab.checkpoint.object_graph`, :mod:`tfckpt_lab.checkpoint.object_writer`).
 
 See docs/meta_graph.md for the messages, field by field.
 """

@@ -1,5 +1,8 @@
 """Read a ``.meta`` file into a friendly summary: variables, saver, collections, ops, devices.
 
+This module reads files named by path or prefix only; which checkpoint a *directory*
+means is the state file's business (``tfckpt_lab.checkpoint.meta_graph.read_meta_graph``).
+
     .meta file = one serialized MetaGraphDef (no framing, no checksum)
       meta_info_def   MetaInfoDef   versions, tags, stripped_op_list
       graph_def       GraphDef      node: NodeDef (name, op, input, device, attr)
@@ -21,11 +24,12 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError
 
 from .. import dtypes
+from .._deprecation import renamed
 from ..errors import CheckpointNotFoundError, MalformedError
 from ..fileio import MAX_META_BYTES, is_url, read_whole_file
 from ..protos import meta_graph_pb2, saver_pb2, variable_pb2
 
-__all__ = ["read_meta_graph", "MetaGraph", "MetaVariable", "PartitionInfo", "VARIABLE_COLLECTIONS"]
+__all__ = ["read_meta_file", "MetaGraph", "MetaVariable", "PartitionInfo", "VARIABLE_COLLECTIONS"]
 
 # Collections whose bytes_list values are VariableDef protos (TensorFlow's names).
 VARIABLE_COLLECTIONS = (
@@ -65,7 +69,7 @@ class MetaVariable:
         device: the node's device string.
         collections: the variable collections that list it.
         partition: a :class:`PartitionInfo` for a piece of a partitioned variable.
-        proto: the VariableDef.
+        lowlevel: one level deeper, the ``VariableDef`` message (``proto`` is an old name for it).
         saved_as: the key the graph's ``SaveV2`` stores it under, if the graph has a saver
             that saves it (a Saver given ``var_list={key: variable}`` may use any key).
     """
@@ -79,8 +83,10 @@ class MetaVariable:
     device: str
     collections: list[str] = field(default_factory=list)
     partition: PartitionInfo | None = None
-    proto: variable_pb2.VariableDef | None = field(default=None, repr=False)
+    lowlevel: variable_pb2.VariableDef | None = field(default=None, repr=False)
     saved_as: str | None = None
+
+    proto = renamed("proto", "lowlevel")
 
     @property
     def checkpoint_key(self) -> str:
@@ -114,64 +120,69 @@ def _shape_of(attr) -> list | None:
 
 
 class MetaGraph:
-    """A summary of a MetaGraphDef; ``.proto`` is the parsed message itself.
+    """A summary of a MetaGraphDef.
+
+    ``lowlevel`` is one level deeper: the parsed ``MetaGraphDef`` message itself (``proto`` is
+    an old name for it).
 
     >>> import tempfile, os, numpy as np
     >>> from tfckpt_lab import write_meta_graph
     >>> path = write_meta_graph(os.path.join(tempfile.mkdtemp(), "m.meta"), {"w": np.zeros(3, np.float32)})
-    >>> mg = read_meta_graph(path)
+    >>> mg = read_meta_file(path)
     >>> mg.variables[0].name, mg.saver_def.restore_op_name, mg.op_counts["VarHandleOp"]
     ('w', 'save/restore_all', 1)
     """
 
     def __init__(self, proto: meta_graph_pb2.MetaGraphDef, *, path: str | None = None, size: int | None = None):
-        self.proto = proto
+        self.lowlevel = proto
         self.path = path
         self.size = size
         self._nodes = None
         self._variables = None
+
+    proto = renamed("proto", "lowlevel")
 
     # -- graph -----------------------------------------------------------------
     @property
     def nodes(self) -> dict:
         """node name -> NodeDef."""
         if self._nodes is None:
-            self._nodes = {n.name: n for n in self.proto.graph_def.node}
+            self._nodes = {n.name: n for n in self.lowlevel.graph_def.node}
         return self._nodes
 
     @property
     def op_counts(self) -> Counter:
         """How many nodes run each op kind."""
-        return Counter(n.op for n in self.proto.graph_def.node)
+        return Counter(n.op for n in self.lowlevel.graph_def.node)
 
     @property
     def devices(self) -> Counter:
         """How many nodes are placed on each device (``""`` = not placed)."""
-        return Counter(n.device for n in self.proto.graph_def.node)
+        return Counter(n.device for n in self.lowlevel.graph_def.node)
 
     @property
     def stripped_ops(self) -> list[str]:
-        return [op.name for op in self.proto.meta_info_def.stripped_op_list.op]
+        return [op.name for op in self.lowlevel.meta_info_def.stripped_op_list.op]
 
     @property
     def tensorflow_version(self) -> str:
-        return self.proto.meta_info_def.tensorflow_version
+        return self.lowlevel.meta_info_def.tensorflow_version
 
     @property
     def producer(self) -> int:
-        return self.proto.graph_def.versions.producer
+        return self.lowlevel.graph_def.versions.producer
 
     # -- saver and collections ---------------------------------------------------
     @property
     def saver_def(self) -> saver_pb2.SaverDef | None:
-        return self.proto.saver_def if self.proto.HasField("saver_def") else None
+        return self.lowlevel.saver_def if self.lowlevel.HasField("saver_def") else None
 
     @property
     def collections(self) -> dict[str, tuple[str, int]]:
         """collection name -> (kind, number of values); kind is node_list, bytes_list, int64_list..."""
         out = {}
-        for name in sorted(self.proto.collection_def):
-            c = self.proto.collection_def[name]
+        for name in sorted(self.lowlevel.collection_def):
+            c = self.lowlevel.collection_def[name]
             kind = c.WhichOneof("kind")
             out[name] = (kind, len(getattr(c, kind).value) if kind else 0)
         return out
@@ -179,7 +190,7 @@ class MetaGraph:
     def collection(self, name: str) -> list:
         """A collection's values: node names, ints, floats, VariableDefs (variable
         collections), SaverDefs (``savers``) or raw bytes."""
-        c = self.proto.collection_def[name]
+        c = self.lowlevel.collection_def[name]
         kind = c.WhichOneof("kind")
         if kind is None:
             return []
@@ -234,7 +245,7 @@ class MetaGraph:
         from .tensors import make_ndarray
 
         out: dict[str, str] = {}
-        for node in self.proto.graph_def.node:
+        for node in self.lowlevel.graph_def.node:
             if node.op != "SaveV2" or len(node.input) < 3:
                 continue
             names_node = self.nodes.get(_strip_port(node.input[1]))
@@ -255,8 +266,8 @@ class MetaGraph:
 
     def _collect_variables(self) -> list[MetaVariable]:
         found: dict[str, MetaVariable] = {}
-        owners = [c for c in _OWNING_COLLECTIONS if c in self.proto.collection_def]
-        others = [c for c in VARIABLE_COLLECTIONS if c in self.proto.collection_def and c not in owners]
+        owners = [c for c in _OWNING_COLLECTIONS if c in self.lowlevel.collection_def]
+        others = [c for c in VARIABLE_COLLECTIONS if c in self.lowlevel.collection_def and c not in owners]
         for cname in owners + others:
             for vd in self.collection(cname):
                 name = _strip_port(vd.variable_name)
@@ -286,7 +297,7 @@ class MetaGraph:
             s = vd.save_slice_info_def
             partition = PartitionInfo(s.full_name, list(s.full_shape), list(s.var_offset), list(s.var_shape))
         return MetaVariable(name=name, dtype=dtype, shape=shape, trainable=vd.trainable,
-                            is_resource=vd.is_resource, op=op, device=device, partition=partition, proto=vd)
+                            is_resource=vd.is_resource, op=op, device=device, partition=partition, lowlevel=vd)
 
     # -- output ---------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -294,7 +305,7 @@ class MetaGraph:
         from google.protobuf import json_format
 
         sd = self.saver_def
-        mi = self.proto.meta_info_def
+        mi = self.lowlevel.meta_info_def
         return {
             "path": self.path,
             "size": self.size,
@@ -303,7 +314,7 @@ class MetaGraph:
             "meta_graph_version": mi.meta_graph_version,
             "tags": list(mi.tags),
             "producer": self.producer,
-            "num_nodes": len(self.proto.graph_def.node),
+            "num_nodes": len(self.lowlevel.graph_def.node),
             "op_counts": dict(sorted(self.op_counts.items())),
             "devices": dict(sorted(self.devices.items())),
             "stripped_ops": self.stripped_ops,
@@ -314,7 +325,7 @@ class MetaGraph:
         }
 
     def __repr__(self) -> str:
-        return (f"<MetaGraph {self.path!r}: {len(self.proto.graph_def.node)} nodes, "
+        return (f"<MetaGraph {self.path!r}: {len(self.lowlevel.graph_def.node)} nodes, "
                 f"{len(self.variables)} variables>")
 
     def _repr_html_(self) -> str:
@@ -333,29 +344,30 @@ class MetaGraph:
                  f"<code>{e(sd.filename_tensor_name)}</code>, max_to_keep {sd.max_to_keep}, "
                  f"keep every {sd.keep_checkpoint_every_n_hours:g} h")
         ops = ", ".join(f"{e(op)} {n}" for op, n in self.op_counts.most_common(12))
-        return (f"<b>MetaGraph</b> <code>{e(str(self.path))}</code>: {len(self.proto.graph_def.node)} nodes, "
+        return (f"<b>MetaGraph</b> <code>{e(str(self.path))}</code>: {len(self.lowlevel.graph_def.node)} nodes, "
                 f"{len(self.variables)} variables<br><table><tr><th>variable</th><th>dtype</th><th>shape</th>"
                 f"<th>op</th><th>collections</th><th>checkpoint key</th></tr>{rows}</table>{more}"
                 f"{saver}<br>ops: {ops}")
 
 
-def read_meta_graph(path) -> MetaGraph:
-    """Parse a ``.meta`` file (or the ``.meta`` of a checkpoint prefix) into a :class:`MetaGraph`.
+def read_meta_file(path) -> MetaGraph:
+    """Parse a ``.meta`` file, or the ``.meta`` of a checkpoint prefix, into a :class:`MetaGraph`.
+
+    ``path`` is a local path or a URL, named by file (``model-7.meta``) or by prefix
+    (``model-7``: its ``.meta``).  A checkpoint *directory* needs the ``checkpoint``
+    state file to say which checkpoint it means: :func:`tfckpt_lab.read_meta_graph`
+    resolves one and then calls this.
 
     Raises :class:`~tfckpt_lab.CheckpointNotFoundError` if the file is missing,
     :class:`~tfckpt_lab.UnsupportedError` if it is not a regular file (a FIFO, a link to
-    ``/dev/zero``...) or is larger than any MetaGraphDef can be (:data:`~tfckpt_lab.fileio.MAX_META_BYTES`,
-    :class:`~tfckpt_lab.FileTooLargeError`), and :class:`~tfckpt_lab.MalformedError` if its bytes
-    are not a MetaGraphDef.
+    ``/dev/zero``, a directory...) or is larger than any MetaGraphDef can be
+    (:data:`~tfckpt_lab.fileio.MAX_META_BYTES`, :class:`~tfckpt_lab.FileTooLargeError`), and
+    :class:`~tfckpt_lab.MalformedError` if its bytes are not a MetaGraphDef.
     """
     p = os.fspath(path)
     if is_url(p):
         p, data = _read_meta_url(p)
     else:
-        if os.path.isdir(p):  # a checkpoint directory: its latest checkpoint's graph
-            from ..checkpoint.reader import resolve_prefix
-
-            p = resolve_prefix(p) + ".meta"
         if not p.endswith(".meta") and not os.path.exists(p) and os.path.exists(p + ".meta"):
             p += ".meta"
         data = read_whole_file(p, limit=MAX_META_BYTES, what=".meta file")
@@ -372,13 +384,11 @@ MAX_URL_META_BYTES = 2**31 - 1
 
 
 def _read_meta_url(url: str) -> tuple[str, bytes]:
-    """``(url of the .meta, its bytes)`` for a ``.meta`` URL, a prefix URL or a directory URL."""
+    """``(url of the .meta, its bytes)`` for a ``.meta`` URL or a prefix URL."""
     from .. import remote
 
     if not url.endswith(".meta"):
-        from ..checkpoint.reader import resolve_prefix
-
-        url = resolve_prefix(url) + ".meta"
+        url += ".meta"
     if not remote.exists(url):
         raise CheckpointNotFoundError("no such .meta file", path=url)
     return url, remote.read_bytes(url, MAX_URL_META_BYTES)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
+from ..dtypes import as_tensor
 from ..errors import UnsupportedError
 from ..protos import tensor_pb2, tensor_shape_pb2
 from ..tensor_proto import decode_values, typed_field
@@ -50,8 +51,6 @@ def make_tensor_proto(value, *, fill: bool = False) -> tensor_pb2.TensorProto:
     >>> list(make_tensor_proto(np.int32(7)).int_val)
     [7]
     """
-    from ..bundle.writer import as_tensor
-
     arr = as_tensor(value)
     datatype = dtypes.datatype_for(arr.dtype)
     proto = tensor_pb2.TensorProto(dtype=datatype, tensor_shape=shape_proto(arr.shape))

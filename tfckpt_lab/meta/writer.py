@@ -54,7 +54,9 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from .. import __version__, dtypes
+from .. import dtypes
+from .._version import __version__
+from ..dtypes import as_tensor
 from ..errors import UnsupportedError
 from ..protos import attr_value_pb2, graph_pb2, meta_graph_pb2, saver_pb2, types_pb2, variable_pb2, versions_pb2
 from .op_defs import op_list
@@ -219,8 +221,6 @@ def build_meta_graph(variables: Mapping[str, object], *, max_to_keep: int = 5,
         raise ValueError("no variables: a Saver graph needs at least one variable")
     if initial_values not in ("values", "zeros"):
         raise ValueError(f"initial_values must be 'values' or 'zeros', not {initial_values!r}")
-    from ..bundle.writer import as_tensor
-
     _check_keys(variables)
     arrays = {key: as_tensor(v) for key, v in variables.items()}
     if global_step_name is None and "global_step" in arrays:

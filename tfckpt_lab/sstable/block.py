@@ -145,7 +145,7 @@ class Block:
         self.path = path
         self.base = base
         self.trailer = trailer
-        self._entries: list[BlockEntry] | None = None
+        self._records: list[BlockEntry] | None = None
         n = len(self.data)
         if n < 4:
             raise TruncatedError("block too short for its restart count", path=path, offset=base)
@@ -177,7 +177,7 @@ class Block:
 
         Every use of a block goes through here: listing (:meth:`items`), lookups
         (:meth:`seek`, which stops at the first key ``>= target``), the restart keys
-        a lookup bisects (``count=1``), and the explanatory walk (:meth:`entries`).
+        a lookup bisects (``count=1``), and the explanatory walk (:meth:`records`).
         Each entry is checked as it is passed: lengths inside the entries area,
         ``shared`` no longer than the previous key, keys strictly increasing, and
         the total of shared prefixes bounded (:data:`MAX_SHARED_EXPANSION`).
@@ -240,11 +240,16 @@ class Block:
         """All ``(key, value)`` pairs in order (the fast path: no offsets recorded)."""
         return self.scan()[0]
 
-    def entries(self) -> list[BlockEntry]:
-        """Every entry with the byte offsets of its fields (the explanatory path; computed once)."""
-        if self._entries is None:
-            self._entries = self.scan(record=True)[1]
-        return self._entries
+    def records(self) -> list[BlockEntry]:
+        """Every entry, in the order stored, with the byte offsets of its fields (computed once).
+
+        A list, not a mapping: it is what explaining and verifying a block walk, so every
+        stored entry is in it, each with its own field boundaries.  (``entries()`` on the
+        readers is the other thing: a mapping raw key -> entry.)
+        """
+        if self._records is None:
+            self._records = self.scan(record=True)[1]
+        return self._records
 
     def _varint(self, pos: int, limit: int) -> tuple[int, int]:
         value, new = decode_varint32(self.data, pos, path=self.path, base=self.base)

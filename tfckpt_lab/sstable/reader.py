@@ -162,7 +162,7 @@ class TableReader:
         The checksum is always computed (``trailer.checksum_ok``); the contents are
         parsed even when it does not match, so a damaged block can still be shown.
         With ``entries`` every entry is decoded, with its field boundaries
-        (:meth:`Block.entries <tfckpt_lab.sstable.block.Block.entries>`).
+        (:meth:`Block.records <tfckpt_lab.sstable.block.Block.records>`).
         """
         trailer = None
         try:
@@ -170,7 +170,7 @@ class TableReader:
             block = Block(decompress_block(contents, trailer, path=self.path), path=self.path,
                           base=handle.offset, trailer=trailer)
             if entries:
-                block.entries()
+                block.records()
         except CheckpointError as exc:
             return InspectedBlock(handle, trailer, None, exc)
         return InspectedBlock(handle, trailer, block, None)

@@ -299,7 +299,7 @@ import tfckpt_lab as tl
 
 three = {name: np.zeros(1, np.float32) for name in ("a", "b", "c")}
 prefix = tl.write_bundle(os.path.join(tempfile.mkdtemp(), "model-500"), three, num_shards=3)
-shards = tl.load_checkpoint(prefix).bundle.data_paths()   # the header says how many there are
+shards = tl.load_checkpoint(prefix).lowlevel.data_paths()   # the header says how many there are
 answer = os.path.basename(shards[-1])
 """,
           wrong=("model-500.data-00003-of-00003", "model-500.data-2-of-3", "model-500.index"))
@@ -745,7 +745,7 @@ def _restarts_for_entries(n_entries: int) -> int:
         with BundleReader(prefix) as r:
             assert r.table.num_data_blocks == 1
             block = r.table.data_block(0)
-            assert len(block.entries()) == n_entries
+            assert len(block.records()) == n_entries
             return block.num_restarts
 
 
@@ -763,7 +763,7 @@ import tfckpt_lab as tl
 
 prefix = tl.write_bundle(os.path.join(tempfile.mkdtemp(), "m"), {f"v{i:03d}": np.zeros(1, np.float32) for i in range(39)})
 block = tl.BundleReader(prefix).table.data_block(0)
-print(len(block.entries()), "entries, restarts at byte offsets", block.restarts)
+print(len(block.records()), "entries, restarts at byte offsets", block.restarts)
 answer = block.num_restarts
 """,
           wrong=(2, 40, 1, 4))
@@ -1065,7 +1065,7 @@ def _max_to_keep_in_meta() -> int:
     import numpy as np
 
     from ..checkpoint.saver import Saver
-    from ..meta.reader import read_meta_graph
+    from ..checkpoint.meta_graph import read_meta_graph
 
     with _Scratch() as d:
         prefix = Saver(max_to_keep=2).save({"w1": np.zeros(2, np.float32)}, os.path.join(d, "m"), global_step=1)
@@ -1224,7 +1224,7 @@ def _07_1(answer):
 
 def _adam_moment_bytes() -> int:
     from ..checkpoint.reader import load_checkpoint
-    from ..meta.object_graph import read_object_graph
+    from ..checkpoint.object_graph import read_object_graph
     from . import data_path
 
     prefix = str(data_path("keras_adam") / "ckpt")
@@ -1367,7 +1367,7 @@ answer = tl.read_object_graph(prefix).key("model/layer/w")
 def _08_2(answer):
     import numpy as np
 
-    from ..meta.object_writer import build_object_graph
+    from ..checkpoint.object_writer import build_object_graph
 
     _, tensors = build_object_graph({"model": {"layer": {"w": np.zeros(1, np.float32)}}})
     (want,) = tensors

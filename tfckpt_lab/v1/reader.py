@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import dtypes
+from .._deprecation import renamed
 from ..bundle.entry import key_to_name
 from ..bundle.slices import Extent, TensorSlice, decode_slice_key, encode_slice_key, is_slice_key
 from ..errors import CheckpointError, CheckpointNotFoundError, MalformedError, TensorNotFoundError, UnsupportedError
@@ -155,7 +156,8 @@ class V1Entry:
         slices: for a tensor saved in several slices, the slices (like V2's
             partitioned variables); empty for a tensor stored whole.
         tensor_slice: for a slice entry, the slice it holds; None for a tensor entry.
-        proto: the SavedSliceMeta (tensor entry) or None (slice entry).
+        lowlevel: one level deeper, the ``SavedSliceMeta`` message (tensor entry) or None
+            (slice entry); ``.proto`` is an old name for it.
     """
 
     name: str
@@ -167,8 +169,10 @@ class V1Entry:
     size: int | None
     slices: tuple[TensorSlice, ...]
     tensor_slice: TensorSlice | None = None
-    proto: object = field(default=None, repr=False, compare=False)
+    lowlevel: object = field(default=None, repr=False, compare=False)
     crc32c: int | None = None  # V1 has no per-tensor checksum
+
+    proto = renamed("proto", "lowlevel")
 
     @property
     def dtype_name(self) -> str:
@@ -392,7 +396,7 @@ class V1Reader:
         for i, table in enumerate(self.tables):
             for _, handle in table.index_entries:
                 block = table.read_block(handle)
-                for be in block.entries():
+                for be in block.records():
                     if only is not None and be.key != only:
                         continue
                     e = self.describe_key(be.key, i, block.base + be.value_offset, be.value_length)
@@ -401,8 +405,8 @@ class V1Reader:
         return out
 
     def entries(self) -> dict[bytes, V1Entry]:
-        """Every stored slice with its byte range, keyed by raw key, in file then key order (reads every block)."""
-        return {e.key: e for e in self._slice_entries()}
+        """Every stored slice with its byte range, keyed by raw key, in key order (reads every block)."""
+        return dict(sorted(((e.key, e) for e in self._slice_entries()), key=lambda item: item[0]))
 
     # -- data -----------------------------------------------------------------
     def _locate(self, i: int, key: bytes) -> tuple[bytes, int, int] | None:
@@ -412,7 +416,7 @@ class V1Reader:
         if j >= len(table.index_entries):
             return None
         block = table.data_block(j)
-        for be in block.entries():
+        for be in block.records():
             if be.key == key:
                 return be.value, block.base + be.value_offset, be.value_length
         return None

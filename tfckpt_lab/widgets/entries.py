@@ -21,7 +21,7 @@ def _rows_of(source) -> list[dict]:
 
     reader = source if isinstance(source, CheckpointReader) else load_checkpoint(source, verify=False)
     rows = []
-    for e in reader.entries():
+    for e in reader.entries().values():
         rows.append({"name": e.name, "dtype": e.dtype_name, "shape": list(e.shape),
                      "shard": None if e.slices else e.shard_id, "offset": e.offset, "size": e.size,
                      "crc32c": e.crc32c, "slices": len(e.slices), "entry": e})
@@ -53,7 +53,7 @@ class EntriesTable(StaticFallback, ShowsErrors, w.VBox):
     name that is not in the checkpoint).
 
     ``visible_rows()`` is the current page as dicts; each row's ``entry`` is the
-    :class:`~tfckpt_lab.bundle.BundleEntry` (its ``.proto`` one level deeper).
+    :class:`~tfckpt_lab.bundle.BundleEntry` (its ``.lowlevel`` one level deeper).
     """
 
     filter = t.Unicode("")

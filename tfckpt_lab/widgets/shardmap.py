@@ -111,7 +111,7 @@ class ShardMap(StaticFallback, ShowsErrors, w.VBox):
 
             try:
                 with load_checkpoint(self.prefix, verify=False) as reader:
-                    self._names = {e.name for e in reader.entries()}
+                    self._names = {e.name for e in reader.entries().values()}
             except Exception:  # no usable index: nothing to check names against
                 self._names = set()
         return not self._names or name in self._names

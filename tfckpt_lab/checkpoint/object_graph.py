@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from .._deprecation import renamed
 from ..errors import MalformedError, TensorNotFoundError
 from ..protos import trackable_object_graph_pb2
 
@@ -112,7 +113,7 @@ _NO_PARENT = -1
 
 
 class ObjectNode:
-    """One object of the graph: a light view of ``graph.proto.nodes[id]`` (made on demand, never stored).
+    """One object of the graph: a light view of ``graph.lowlevel.nodes[id]`` (made on demand, never stored).
 
     ``children`` maps local names (unescaped, as TensorFlow's Python attribute or
     dict key) to node ids, in stored order.  ``path`` is the escaped path from the
@@ -129,21 +130,24 @@ class ObjectNode:
         self.id = id
 
     @property
-    def proto(self) -> trackable_object_graph_pb2.TrackableObjectGraph.TrackableObject:
-        return self.graph.proto.nodes[self.id]
+    def lowlevel(self) -> trackable_object_graph_pb2.TrackableObjectGraph.TrackableObject:
+        """One level deeper: this node's ``TrackableObject`` message (``graph.lowlevel.nodes[id]``)."""
+        return self.graph.lowlevel.nodes[self.id]
+
+    proto = renamed("proto", "lowlevel")
 
     @property
     def children(self) -> dict[str, int]:
-        return {ref.local_name: ref.node_id for ref in self.proto.children}
+        return {ref.local_name: ref.node_id for ref in self.lowlevel.children}
 
     @property
     def attributes(self) -> list[Attribute]:
-        return [Attribute(a.name, a.full_name, a.checkpoint_key) for a in self.proto.attributes]
+        return [Attribute(a.name, a.full_name, a.checkpoint_key) for a in self.lowlevel.attributes]
 
     @property
     def slot_variables(self) -> list[SlotVariable]:
         return [SlotVariable(s.original_variable_node_id, s.slot_name, s.slot_variable_node_id)
-                for s in self.proto.slot_variables]
+                for s in self.lowlevel.slot_variables]
 
     @property
     def path(self) -> str | None:
@@ -160,17 +164,17 @@ class ObjectNode:
     @property
     def has_checkpoint_values(self) -> bool | None:
         """The stored flag, or None when the writer did not set it (older TensorFlow)."""
-        proto = self.proto
+        proto = self.lowlevel
         return proto.has_checkpoint_values.value if proto.HasField("has_checkpoint_values") else None
 
     @property
     def registered_saver(self) -> str | None:
-        proto = self.proto
+        proto = self.lowlevel
         return proto.registered_saver.name if proto.HasField("registered_saver") else None
 
     @property
     def is_variable(self) -> bool:
-        return any(a.name == VARIABLE_VALUE for a in self.proto.attributes)
+        return any(a.name == VARIABLE_VALUE for a in self.lowlevel.attributes)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, ObjectNode) and other.graph is self.graph and other.id == self.id
@@ -179,7 +183,7 @@ class ObjectNode:
         return hash((id(self.graph), self.id))
 
     def __repr__(self) -> str:
-        return f"ObjectNode(id={self.id}, path={self.path!r}, children={len(self.proto.children)})"
+        return f"ObjectNode(id={self.id}, path={self.path!r}, children={len(self.lowlevel.children)})"
 
 
 class _Nodes(Sequence):
@@ -207,7 +211,11 @@ class _Nodes(Sequence):
 
 
 class ObjectGraph:
-    """The decoded object graph of a TF2 checkpoint.  ``.proto`` is the TrackableObjectGraph.
+    """The decoded object graph of a TF2 checkpoint.
+
+    ``lowlevel`` is one level deeper: the ``TrackableObjectGraph`` message itself (``proto`` is
+    an old name for it); ``reader`` is the :class:`~tfckpt_lab.CheckpointReader` it was read
+    through, if any.
 
     Every walk is iterative and linear: a graph of 10**6 nodes or a chain 40,000 deep is
     opened with a few arrays of integers per node (paths are spelled out only when asked
@@ -226,13 +234,15 @@ class ObjectGraph:
 
     def __init__(self, proto: trackable_object_graph_pb2.TrackableObjectGraph, *, prefix: str | None = None,
                  reader=None):
-        self.proto = proto
+        self.lowlevel = proto
         self.prefix = prefix
         self.reader = reader
         self.nodes = _Nodes(self)
         self._stored = None
         self._empty_starts = None
         self._index(proto)
+
+    proto = renamed("proto", "lowlevel")
 
     # -- structure (one linear pass over the proto, one breadth-first walk) ----------------
     def _index(self, proto) -> None:
@@ -317,7 +327,7 @@ class ObjectGraph:
         if e == _NO_PARENT:
             return None
         p = self._edge_parent(e)
-        return p, self.proto.nodes[p].children[e - self._offsets[p]].local_name
+        return p, self.lowlevel.nodes[p].children[e - self._offsets[p]].local_name
 
     def _slot_ref(self, refs, i: int):
         """``(optimizer node, its SlotVariableReference)`` stored in ``refs`` for node ``i``, or None."""
@@ -325,7 +335,7 @@ class ObjectGraph:
         if ref < 0:
             return None
         o = ref >> 32
-        return o, self.proto.nodes[o].slot_variables[ref & 0xFFFFFFFF]
+        return o, self.lowlevel.nodes[o].slot_variables[ref & 0xFFFFFFFF]
 
     def _slot_of(self, i: int) -> tuple[int, int, str] | None:
         found = self._slot_ref(self._slot_of_ref, i)
@@ -340,7 +350,7 @@ class ObjectGraph:
         while self._plen[i] > 0:  # an empty path (the root, or empty names below it) adds nothing
             e = self._parent_edge_of[i]
             p = self._edge_parent(e)
-            parts.append(escape_local_name(self.proto.nodes[p].children[e - self._offsets[p]].local_name))
+            parts.append(escape_local_name(self.lowlevel.nodes[p].children[e - self._offsets[p]].local_name))
             i = p
         out.append("/".join(reversed(parts)))
 
@@ -375,7 +385,7 @@ class ObjectGraph:
         """
         if not self._n:
             return
-        nodes, plen, offsets, child, parent_edge = (self.proto.nodes, self._plen, self._offsets, self._child,
+        nodes, plen, offsets, child, parent_edge = (self.lowlevel.nodes, self._plen, self._offsets, self._child,
                                                     self._parent_edge_of)
         has_values = self._has_values
         if not with_attributes or has_values[0]:
@@ -438,7 +448,7 @@ class ObjectGraph:
         for element in elements:
             name = unescape_local_name(element)
             found = None
-            for ref in self.proto.nodes[node].children:
+            for ref in self.lowlevel.nodes[node].children:
                 if ref.local_name == name:
                     found = ref.node_id  # the last edge of that name, as a dict of children has it
             if found is None:
@@ -453,7 +463,7 @@ class ObjectGraph:
             found, todo = {0: None}, [0]
             while todo:
                 u = todo.pop()
-                for ref in self.proto.nodes[u].children:
+                for ref in self.lowlevel.nodes[u].children:
                     if ref.local_name == "" and ref.node_id not in found:
                         found[ref.node_id] = None
                         todo.append(ref.node_id)
@@ -487,7 +497,7 @@ class ObjectGraph:
             name = unescape_local_name(elements[nxt - 1])
             nodes = list(dict.fromkeys(
                 s.slot_variable_node_id for o in self._walk_from(elements[j + 1:nxt - 1], None)
-                for s in self.proto.nodes[o].slot_variables
+                for s in self.lowlevel.nodes[o].slot_variables
                 if s.original_variable_node_id in variables and s.slot_name == name))
         if not nodes and marks and self._slot_path_ref is not None:
             # an optimizer that is itself a slot variable makes the split ambiguous: compare whole paths
@@ -526,7 +536,7 @@ class ObjectGraph:
         if key in stored:
             return None
         if owned is None:
-            attr_keys = {a.checkpoint_key for obj in self.proto.nodes for a in obj.attributes}
+            attr_keys = {a.checkpoint_key for obj in self.lowlevel.nodes for a in obj.attributes}
             found: dict[str, list[str]] = {k: [] for k in attr_keys if k not in stored}
             open_keys: list[str] = []  # attribute keys that are prefixes of the current position
             for k, is_stored in sorted([(k, 0) for k in attr_keys] + [(k, 1) for k in stored]):
@@ -566,7 +576,7 @@ class ObjectGraph:
         variables; ``(node N)`` for a node no path reaches).  Time is proportional to the
         output; memory to one path.
         """
-        nodes = self.proto.nodes
+        nodes = self.lowlevel.nodes
         present = set(self.reader.keys()) if self.reader is not None else None
         for i, path in self._iter_paths(True):
             base = f"(node {i})" if path is None else path
@@ -595,11 +605,11 @@ class ObjectGraph:
 
     def _key_at(self, path: str) -> str | None:
         for node in self._candidates(path):
-            for a in self.proto.nodes[node].attributes:
+            for a in self.lowlevel.nodes[node].attributes:
                 if a.name == VARIABLE_VALUE:
                     return a.checkpoint_key
         head, _, last = path.rpartition("/")
-        for a in (a for holder in self._candidates(head) for a in self.proto.nodes[holder].attributes):
+        for a in (a for holder in self._candidates(head) for a in self.lowlevel.nodes[holder].attributes):
             parts = self._parts(a.checkpoint_key) if self.reader is not None else None
             if last == a.name:
                 if parts:
@@ -620,14 +630,14 @@ class ObjectGraph:
 
     def checkpoint_keys(self) -> list[str]:
         """Every checkpoint key the graph names, in node order (the attributes' keys, as stored in the graph)."""
-        return [a.checkpoint_key for obj in self.proto.nodes for a in obj.attributes]
+        return [a.checkpoint_key for obj in self.lowlevel.nodes for a in obj.attributes]
 
     # -- output ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """The proto as JSON-ready dict with proto field names (``MessageToDict(..., preserving_proto_field_name=True)``)."""
         from google.protobuf import json_format
 
-        return json_format.MessageToDict(self.proto, preserving_proto_field_name=True)
+        return json_format.MessageToDict(self.lowlevel, preserving_proto_field_name=True)
 
     def _describe_value(self, key: str) -> str:
         if self.reader is None:
@@ -651,7 +661,7 @@ class ObjectGraph:
         yield "(root)"
         if not self._n:
             return
-        nodes, offsets, child, has_values = self.proto.nodes, self._offsets, self._child, self._has_values
+        nodes, offsets, child, has_values = self.lowlevel.nodes, self._offsets, self._child, self._has_values
         described: dict[str, str] = {}
 
         def describe(key: str) -> str:
@@ -747,7 +757,7 @@ def read_object_graph(ckpt_dir_or_prefix) -> ObjectGraph:
     Raises :class:`~tfckpt_lab.TensorNotFoundError` for a name-based (TF1) checkpoint,
     which has no object graph.
     """
-    from ..checkpoint.reader import CheckpointReader
+    from .reader import CheckpointReader
 
     reader = CheckpointReader(ckpt_dir_or_prefix)
     if not reader.has_tensor(OBJECT_GRAPH_KEY):

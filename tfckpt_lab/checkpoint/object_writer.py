@@ -19,7 +19,7 @@ The graph is the one ``tf.train.Checkpoint(**tree)`` writes for the same structu
 * node ids are given breadth first from the root, in that child order;
 * tensors go to the data file in node-id order, the object graph itself last.
 
-Local names are escaped in keys (see :mod:`tfckpt_lab.meta.object_graph`).
+Local names are escaped in keys (see :mod:`tfckpt_lab.checkpoint.object_graph`).
 
 In TensorFlow the same structure restores into any objects with those attribute
 names -- ``tf.Module``\\ s, Keras layers, dicts -- e.g.::
@@ -36,7 +36,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..bundle.writer import as_tensor, write_bundle
+from ..bundle.writer import write_bundle
+from ..dtypes import as_tensor
 from ..protos import trackable_object_graph_pb2
 from .object_graph import ATTRIBUTES, OBJECT_GRAPH_KEY, VARIABLE_VALUE, escape_local_name
 

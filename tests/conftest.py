@@ -78,8 +78,33 @@ def tf():
     return tensorflow
 
 
+def declared_fixtures(script: str, variable: str) -> list[str]:
+    """The fixture names a ``tests/fixtures/make_*.py`` script declares in its list ``variable``.
+
+    Strings in the list, or the ``"name"`` of each dict in it; read from the script's source
+    (not imported: the scripts need TensorFlow).  Tests are parametrized over these names, not
+    over what happens to be on disk, so a committed fixture that goes missing fails its tests
+    instead of quietly dropping them.
+    """
+    import ast
+
+    tree = ast.parse((FIXTURES / script).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == variable for t in node.targets):
+            names = []
+            for item in node.value.elts:
+                if isinstance(item, ast.Constant):
+                    names.append(item.value)
+                elif isinstance(item, ast.Dict):
+                    names += [v.value for k, v in zip(item.keys, item.values)
+                              if isinstance(k, ast.Constant) and k.value == "name"]
+            return names
+    raise LookupError(f"{script} declares no list named {variable}")
+
+
 def fixture_cases() -> list[str]:
-    return sorted(p.name for p in TF_FIXTURES.iterdir() if (p / "expected.json").exists()) if TF_FIXTURES.exists() else []
+    """The golden TensorFlow cases under ``fixtures/tf`` (as ``make_fixtures.py`` declares them)."""
+    return sorted(declared_fixtures("make_fixtures.py", "CASES"))
 
 
 def load_expected(case: str) -> dict:

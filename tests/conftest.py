@@ -6,6 +6,7 @@ import base64
 import importlib.util
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +21,84 @@ def artifacts_dir() -> Path:
     ``$TFCKPT_LAB_ARTIFACTS`` if set, else a folder under the system's temporary directory:
     never the checkout, never the home folder.
     """
-    import tempfile
-
     d = Path(os.environ.get("TFCKPT_LAB_ARTIFACTS") or Path(tempfile.gettempdir()) / "tfckpt_lab-test-artifacts")
     d.mkdir(parents=True, exist_ok=True)
     return d
 TF_FIXTURES = FIXTURES / "tf"
 
 HAVE_TF = importlib.util.find_spec("tensorflow") is not None
+
+# -- tests leave no trace in the checkout or the home folder ---------------------------------
+CHECKOUT = Path(__file__).resolve().parent.parent
+# Not ours to watch: git's own folder, virtual environments, byte code, and pytest's cache
+# (``.pytest_cache``: pytest's ``--lf``/``--ff`` memory of *this* checkout, which is why it is kept
+# here and not in a temporary folder shared by every checkout on the machine; it is git-ignored,
+# and CI runs with ``-p no:cacheprovider``).
+_CHECKOUT_IGNORED = ("__pycache__", ".pytest_cache", ".git")  # and every .venv* folder
+# Where the libraries the tests use keep caches and settings by default.  Their variables point
+# into a temporary folder for the whole session (set below, before anything imports them),
+# and the watch fails the session if anything still writes there.
+_HOME_WATCHED = (".jupyter", ".local/share/jupyter", ".ipython", ".keras", ".cache/matplotlib",
+                 ".config/matplotlib", ".npm/_logs", ".hypothesis")
+_SESSION_TMP = Path(tempfile.gettempdir()) / "tfckpt_lab-test-session"
+for _var, _name in (("MPLCONFIGDIR", "matplotlib"), ("KERAS_HOME", "keras"), ("IPYTHONDIR", "ipython")):
+    if not os.environ.get(_var):
+        (_SESSION_TMP / _name).mkdir(parents=True, exist_ok=True)
+        os.environ[_var] = str(_SESSION_TMP / _name)
+if importlib.util.find_spec("hypothesis") is not None:
+    # Hypothesis keeps the examples it found in ./.hypothesis (the checkout) unless told otherwise.
+    from hypothesis import settings as _hyp_settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    _hyp_settings.register_profile(
+        "tfckpt_lab", database=DirectoryBasedExampleDatabase(str(_SESSION_TMP / "hypothesis")))
+    _hyp_settings.load_profile("tfckpt_lab")
+
+
+def _files_under(root: Path, ignored: tuple[str, ...] = ()) -> dict[str, tuple]:
+    """Every file and folder under ``root`` (relative path -> size and modification time of a file),
+    leaving out the folders named in ``ignored`` (and, if any are, the ``.venv*`` ones)."""
+    out: dict[str, tuple] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in ignored and not (ignored and d.startswith(".venv"))]
+        for d in dirs:
+            out[os.path.relpath(os.path.join(folder, d), root) + os.sep] = ()
+        for f in files:
+            path = os.path.join(folder, f)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:  # removed while we looked
+                continue
+            out[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def trace_snapshot(checkout: Path = CHECKOUT, home: Path | None = None) -> dict[str, tuple]:
+    """What a test session must leave as it found it: the checkout's files, the home folder's
+    top-level names and everything under the home folders in ``_HOME_WATCHED``."""
+    home = Path(home or os.path.expanduser("~"))
+    snap = {f"checkout: {k}": v for k, v in _files_under(checkout, _CHECKOUT_IGNORED).items()}
+    if home.is_dir() and home != checkout:
+        snap.update({f"~/{p.name}": () for p in home.iterdir()})
+        for sub in _HOME_WATCHED:
+            snap.update({f"~/{sub}/{k}": v for k, v in _files_under(home / sub).items()})
+    return snap
+
+
+def trace_changes(before: dict[str, tuple], after: dict[str, tuple]) -> list[str]:
+    """The paths that appeared, changed or went away between two :func:`trace_snapshot` calls."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k, "gone") != after.get(k, "gone"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leaves_no_trace():
+    """Fail the session (an error after its last test) if the tests wrote into the checkout or the home folder."""
+    before = trace_snapshot()
+    yield
+    changed = trace_changes(before, trace_snapshot())
+    if changed:
+        shown = ", ".join(changed[:20]) + (f" and {len(changed) - 20} more" if len(changed) > 20 else "")
+        pytest.fail(f"the tests wrote outside their temporary folders ({len(changed)} paths): {shown}", pytrace=False)
 
 
 def pytest_addoption(parser):

@@ -45,14 +45,12 @@ for _var, _name in (("MPLCONFIGDIR", "matplotlib"), ("KERAS_HOME", "keras"), ("I
     if not os.environ.get(_var):
         (_SESSION_TMP / _name).mkdir(parents=True, exist_ok=True)
         os.environ[_var] = str(_SESSION_TMP / _name)
+# Hypothesis keeps its example database and caches in ./.hypothesis (the checkout) unless told otherwise.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(_SESSION_TMP / "hypothesis"))
 if importlib.util.find_spec("hypothesis") is not None:
-    # Hypothesis keeps the examples it found in ./.hypothesis (the checkout) unless told otherwise.
-    from hypothesis import settings as _hyp_settings
-    from hypothesis.database import DirectoryBasedExampleDatabase
+    from hypothesis.configuration import set_hypothesis_home_dir  # for versions that do not read the variable
 
-    _hyp_settings.register_profile(
-        "tfckpt_lab", database=DirectoryBasedExampleDatabase(str(_SESSION_TMP / "hypothesis")))
-    _hyp_settings.load_profile("tfckpt_lab")
+    set_hypothesis_home_dir(os.environ["HYPOTHESIS_STORAGE_DIRECTORY"])
 
 
 def _files_under(root: Path, ignored: tuple[str, ...] = ()) -> dict[str, tuple]:
@@ -128,7 +126,7 @@ def pytest_collection_modifyitems(config, items):
         slow = [item for item in items if "slow" in item.keywords or "tf" in item.keywords]
         if slow:
             config.hook.pytest_deselected(items=slow)
-            items[:] = [item for item in items if "slow" not in item.keywords]
+            items[:] = [item for item in items if "slow" not in item.keywords and "tf" not in item.keywords]
     have_rerun = config.pluginmanager.hasplugin("rerunfailures")
     skip = pytest.mark.skip(reason="TensorFlow is not installed (pip install 'tfckpt-lab[tf]')")
     for item in items:
@@ -171,6 +169,18 @@ def declared_fixtures(script: str, variable: str) -> list[str]:
                               if isinstance(k, ast.Constant) and k.value == "name"]
             return names
     raise LookupError(f"{script} declares no list named {variable}")
+
+
+def slow_params(values, *slow_ids: str, ids=str) -> list:
+    """``values`` as ``pytest.param`` objects, those whose id is in ``slow_ids`` marked ``slow``.
+
+    For the heavy members of a parameter set (measured at half a second or more: the 10,000-entry
+    index, the 2.4 MB ``.meta``): the fast suite keeps the others, ``pytest --full`` runs them all.
+    """
+    given = [ids(v) for v in values]
+    unknown = sorted(set(slow_ids) - set(given))
+    assert not unknown, f"no parameters with the ids {unknown} (among {given})"
+    return [pytest.param(v, id=i, marks=[pytest.mark.slow] if i in slow_ids else []) for v, i in zip(values, given)]
 
 
 def fixture_cases() -> list[str]:

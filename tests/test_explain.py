@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import TF_FIXTURES
+from conftest import TF_FIXTURES, slow_params
 from tfckpt_lab import write_bundle
 from tfckpt_lab.bundle.reader import BundleReader
 from tfckpt_lab.explain import check_tiling, detect_kind, innermost_region, layout, layouts, region_path
@@ -31,7 +31,9 @@ FILES = _fixture_files()
 PREFIXES = sorted({str(p)[: -len(".index")] for p in FILES if p.name.endswith(".index")})
 
 
-@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(TF_FIXTURES)) for p in FILES])
+@pytest.mark.parametrize("path", slow_params(FILES, "tf1_big_meta/model.meta", "tf1_big_meta/model.index",
+                                              "savev2_multiblock/bundle.index", "savev2_multiblock/bundle.data-00000-of-00001",
+                                              ids=lambda p: str(p.relative_to(TF_FIXTURES))))
 def test_leaves_tile_the_file_exactly(path):
     tree = layout(path)
     assert tree.file_kind != "unknown"
@@ -44,7 +46,8 @@ def test_leaves_tile_the_file_exactly(path):
     assert pos == tree.end
 
 
-@pytest.mark.parametrize("prefix", PREFIXES, ids=[os.path.relpath(p, TF_FIXTURES) for p in PREFIXES])
+@pytest.mark.parametrize("prefix", slow_params(PREFIXES, "savev2_multiblock/bundle",
+                                                ids=lambda p: os.path.relpath(p, TF_FIXTURES)))
 def test_regions_agree_with_the_reader(prefix):
     reader = BundleReader(prefix, verify=False)
     entries = reader.entries()
@@ -141,6 +144,7 @@ def test_detect_kind_by_name_and_magic(tmp_path):
 
 
 @pytest.mark.timing
+@pytest.mark.slow
 def test_region_tree_is_fast_on_a_10000_entry_index():
     prefix = TF_FIXTURES / "savev2_multiblock" / "bundle"
     t = time.perf_counter()
@@ -182,6 +186,7 @@ def test_region_basics():
         check_tiling(Region(0, 6, "file", children=[Region(0, 2, "x"), Region(3, 6, "y")]))
 
 
+@pytest.mark.slow
 def test_import_stays_light():
     code = ("import sys, tfckpt_lab; tfckpt_lab.layout; import tfckpt_lab.explain.index, "
             "tfckpt_lab.explain.data, tfckpt_lab.explain.text; "

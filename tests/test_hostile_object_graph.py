@@ -141,6 +141,7 @@ def graphs(draw):
 
 @given(graphs())
 @settings(max_examples=150, deadline=None)
+@pytest.mark.slow
 def test_walks_match_the_reference_on_random_graphs(proto):
     graph = og.ObjectGraph(proto)
     expected = _ref_paths(proto)

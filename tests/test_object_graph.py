@@ -47,6 +47,7 @@ def test_escape_roundtrip(name):
 
 
 @given(st.text())
+@pytest.mark.slow
 def test_escape_is_a_bijection(name):
     assert unescape_local_name(escape_local_name(name)) == name
 

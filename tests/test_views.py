@@ -137,6 +137,7 @@ def test_heatmap_and_stem_ticks_are_element_indices():
 
 
 @pytest.mark.timing
+@pytest.mark.slow
 def test_shard_map_of_10000_tensors_is_quick():
     from tfckpt_lab.views.plots import shard_map
 
@@ -372,6 +373,7 @@ def test_explorer_tabs_and_shared_selection(small, tmp_path):
 
 
 @pytest.mark.timing
+@pytest.mark.slow
 def test_explorer_on_10000_entries_is_quick():
     from tfckpt_lab.widgets import explore
 

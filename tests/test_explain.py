@@ -33,6 +33,7 @@ PREFIXES = sorted({str(p)[: -len(".index")] for p in FILES if p.name.endswith(".
 
 @pytest.mark.parametrize("path", slow_params(FILES, "tf1_big_meta/model.meta", "tf1_big_meta/model.index",
                                               "savev2_multiblock/bundle.index", "savev2_multiblock/bundle.data-00000-of-00001",
+                                              "savev2_binary_keys/bundle.index",
                                               ids=lambda p: str(p.relative_to(TF_FIXTURES))))
 def test_leaves_tile_the_file_exactly(path):
     tree = layout(path)
@@ -46,7 +47,7 @@ def test_leaves_tile_the_file_exactly(path):
     assert pos == tree.end
 
 
-@pytest.mark.parametrize("prefix", slow_params(PREFIXES, "savev2_multiblock/bundle",
+@pytest.mark.parametrize("prefix", slow_params(PREFIXES, "savev2_multiblock/bundle", "savev2_binary_keys/bundle",
                                                 ids=lambda p: os.path.relpath(p, TF_FIXTURES)))
 def test_regions_agree_with_the_reader(prefix):
     reader = BundleReader(prefix, verify=False)

@@ -1,4 +1,5 @@
-"""Shared test helpers: fixture locations and the TensorFlow / browser skips."""
+"""Shared test helpers: fixture locations, the fast suite's selection, the TensorFlow / browser skips,
+and the session guard that fails a run which wrote into the checkout or the home folder."""
 
 from __future__ import annotations
 
@@ -101,13 +102,13 @@ def leaves_no_trace():
 
 def pytest_addoption(parser):
     parser.addoption("--full", action="store_true", default=False,
-                     help="also run the tests marked 'slow' (notebooks, browsers, kill tests, long walks); "
+                     help="also run the tests marked 'slow' or 'tf' (notebooks, browsers, kill tests, long walks, TensorFlow); "
                           "plain 'pytest' runs the fast suite a contributor reruns while editing")
 
 
 def pytest_report_header(config):
     if not config.getoption("--full"):
-        return "fast suite: tests marked 'slow' are not run (pytest --full runs everything)"
+        return "fast suite: tests marked 'slow' or 'tf' are not run (pytest --full runs everything)"
     return None
 
 

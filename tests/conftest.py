@@ -42,12 +42,13 @@ _CHECKOUT_IGNORED = ("__pycache__", ".pytest_cache", ".git")  # and every .venv*
 _HOME_WATCHED = (".jupyter", ".local/share/jupyter", ".ipython", ".keras", ".cache/matplotlib",
                  ".config/matplotlib", ".npm/_logs", ".hypothesis")
 _SESSION_TMP = Path(tempfile.gettempdir()) / "tfckpt_lab-test-session"
-for _var, _name in (("MPLCONFIGDIR", "matplotlib"), ("KERAS_HOME", "keras"), ("IPYTHONDIR", "ipython")):
+REDIRECTED: dict[str, str] = {}  # the variables set here (one already set is left as it is)
+# (Hypothesis keeps its example database and caches in ./.hypothesis, the checkout, unless told otherwise.)
+for _var, _name in (("MPLCONFIGDIR", "matplotlib"), ("KERAS_HOME", "keras"), ("IPYTHONDIR", "ipython"),
+                    ("HYPOTHESIS_STORAGE_DIRECTORY", "hypothesis")):
     if not os.environ.get(_var):
         (_SESSION_TMP / _name).mkdir(parents=True, exist_ok=True)
-        os.environ[_var] = str(_SESSION_TMP / _name)
-# Hypothesis keeps its example database and caches in ./.hypothesis (the checkout) unless told otherwise.
-os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(_SESSION_TMP / "hypothesis"))
+        os.environ[_var] = REDIRECTED[_var] = str(_SESSION_TMP / _name)
 if importlib.util.find_spec("hypothesis") is not None:
     from hypothesis.configuration import set_hypothesis_home_dir  # for versions that do not read the variable
 

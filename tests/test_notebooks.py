@@ -30,7 +30,6 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 TIME_LIMIT = 60.0  # seconds per notebook, as the house style asks
 
 
-
 def _nbformat():
     """nbformat, imported only by the tests that use it (it takes seconds: jsonschema's format checkers)."""
     return pytest.importorskip("nbformat")

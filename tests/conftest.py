@@ -1,4 +1,5 @@
-"""Shared test helpers: fixture locations and the TensorFlow / browser skips."""
+"""Shared test helpers: fixture locations, the fast suite's selection, the TensorFlow / browser skips,
+and the session guard that fails a run which wrote into the checkout or the home folder."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 import importlib.util
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +22,6 @@ def artifacts_dir() -> Path:
     ``$TFCKPT_LAB_ARTIFACTS`` if set, else a folder under the system's temporary directory:
     never the checkout, never the home folder.
     """
-    import tempfile
-
     d = Path(os.environ.get("TFCKPT_LAB_ARTIFACTS") or Path(tempfile.gettempdir()) / "tfckpt_lab-test-artifacts")
     d.mkdir(parents=True, exist_ok=True)
     return d
@@ -29,16 +29,87 @@ TF_FIXTURES = FIXTURES / "tf"
 
 HAVE_TF = importlib.util.find_spec("tensorflow") is not None
 
+# -- tests leave no trace in the checkout or the home folder ---------------------------------
+CHECKOUT = Path(__file__).resolve().parent.parent
+# Not ours to watch: git's own folder, virtual environments, byte code, and pytest's cache
+# (``.pytest_cache``: pytest's ``--lf``/``--ff`` memory of *this* checkout, which is why it is kept
+# here and not in a temporary folder shared by every checkout on the machine; it is git-ignored,
+# and CI runs with ``-p no:cacheprovider``).
+_CHECKOUT_IGNORED = ("__pycache__", ".pytest_cache", ".git")  # and every .venv* folder
+# Where the libraries the tests use keep caches and settings by default.  Their variables point
+# into a temporary folder for the whole session (set below, before anything imports them),
+# and the watch fails the session if anything still writes there.
+_HOME_WATCHED = (".jupyter", ".local/share/jupyter", ".ipython", ".keras", ".cache/matplotlib",
+                 ".config/matplotlib", ".npm/_logs", ".hypothesis")
+_SESSION_TMP = Path(tempfile.gettempdir()) / "tfckpt_lab-test-session"
+REDIRECTED: dict[str, str] = {}  # the variables set here (one already set is left as it is)
+# (Hypothesis keeps its example database and caches in ./.hypothesis, the checkout, unless told otherwise.)
+for _var, _name in (("MPLCONFIGDIR", "matplotlib"), ("KERAS_HOME", "keras"), ("IPYTHONDIR", "ipython"),
+                    ("HYPOTHESIS_STORAGE_DIRECTORY", "hypothesis")):
+    if not os.environ.get(_var):
+        (_SESSION_TMP / _name).mkdir(parents=True, exist_ok=True)
+        os.environ[_var] = REDIRECTED[_var] = str(_SESSION_TMP / _name)
+if importlib.util.find_spec("hypothesis") is not None:
+    from hypothesis.configuration import set_hypothesis_home_dir  # for versions that do not read the variable
+
+    set_hypothesis_home_dir(os.environ["HYPOTHESIS_STORAGE_DIRECTORY"])
+
+
+def _files_under(root: Path, ignored: tuple[str, ...] = ()) -> dict[str, tuple]:
+    """Every file and folder under ``root`` (relative path -> size and modification time of a file),
+    leaving out the folders named in ``ignored`` (and, if any are, the ``.venv*`` ones)."""
+    out: dict[str, tuple] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in ignored and not (ignored and d.startswith(".venv"))]
+        for d in dirs:
+            out[os.path.relpath(os.path.join(folder, d), root) + os.sep] = ()
+        for f in files:
+            path = os.path.join(folder, f)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:  # removed while we looked
+                continue
+            out[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def trace_snapshot(checkout: Path = CHECKOUT, home: Path | None = None) -> dict[str, tuple]:
+    """What a test session must leave as it found it: the checkout's files, the home folder's
+    top-level names and everything under the home folders in ``_HOME_WATCHED``."""
+    home = Path(home or os.path.expanduser("~"))
+    snap = {f"checkout: {k}": v for k, v in _files_under(checkout, _CHECKOUT_IGNORED).items()}
+    if home.is_dir() and home != checkout:
+        snap.update({f"~/{p.name}": () for p in home.iterdir()})
+        for sub in _HOME_WATCHED:
+            snap.update({f"~/{sub}/{k}": v for k, v in _files_under(home / sub).items()})
+    return snap
+
+
+def trace_changes(before: dict[str, tuple], after: dict[str, tuple]) -> list[str]:
+    """The paths that appeared, changed or went away between two :func:`trace_snapshot` calls."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k, "gone") != after.get(k, "gone"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leaves_no_trace():
+    """Fail the session (an error after its last test) if the tests wrote into the checkout or the home folder."""
+    before = trace_snapshot()
+    yield
+    changed = trace_changes(before, trace_snapshot())
+    if changed:
+        shown = ", ".join(changed[:20]) + (f" and {len(changed) - 20} more" if len(changed) > 20 else "")
+        pytest.fail(f"the tests wrote outside their temporary folders ({len(changed)} paths): {shown}", pytrace=False)
+
 
 def pytest_addoption(parser):
     parser.addoption("--full", action="store_true", default=False,
-                     help="also run the tests marked 'slow' (notebooks, browsers, kill tests, long walks); "
+                     help="also run the tests marked 'slow' or 'tf' (notebooks, browsers, kill tests, long walks, TensorFlow); "
                           "plain 'pytest' runs the fast suite a contributor reruns while editing")
 
 
 def pytest_report_header(config):
     if not config.getoption("--full"):
-        return "fast suite: tests marked 'slow' are not run (pytest --full runs everything)"
+        return "fast suite: tests marked 'slow' or 'tf' are not run (pytest --full runs everything)"
     return None
 
 
@@ -57,7 +128,7 @@ def pytest_collection_modifyitems(config, items):
         slow = [item for item in items if "slow" in item.keywords or "tf" in item.keywords]
         if slow:
             config.hook.pytest_deselected(items=slow)
-            items[:] = [item for item in items if "slow" not in item.keywords]
+            items[:] = [item for item in items if "slow" not in item.keywords and "tf" not in item.keywords]
     have_rerun = config.pluginmanager.hasplugin("rerunfailures")
     skip = pytest.mark.skip(reason="TensorFlow is not installed (pip install 'tfckpt-lab[tf]')")
     for item in items:
@@ -78,8 +149,45 @@ def tf():
     return tensorflow
 
 
+def declared_fixtures(script: str, variable: str) -> list[str]:
+    """The fixture names a ``tests/fixtures/make_*.py`` script declares in its list ``variable``.
+
+    Strings in the list, or the ``"name"`` of each dict in it; read from the script's source
+    (not imported: the scripts need TensorFlow).  Tests are parametrized over these names, not
+    over what happens to be on disk, so a committed fixture that goes missing fails its tests
+    instead of quietly dropping them.
+    """
+    import ast
+
+    tree = ast.parse((FIXTURES / script).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == variable for t in node.targets):
+            names = []
+            for item in node.value.elts:
+                if isinstance(item, ast.Constant):
+                    names.append(item.value)
+                elif isinstance(item, ast.Dict):
+                    names += [v.value for k, v in zip(item.keys, item.values)
+                              if isinstance(k, ast.Constant) and k.value == "name"]
+            return names
+    raise LookupError(f"{script} declares no list named {variable}")
+
+
+def slow_params(values, *slow_ids: str, ids=str) -> list:
+    """``values`` as ``pytest.param`` objects, those whose id is in ``slow_ids`` marked ``slow``.
+
+    For the heavy members of a parameter set (measured at half a second or more: the 10,000-entry
+    index, the 2.4 MB ``.meta``): the fast suite keeps the others, ``pytest --full`` runs them all.
+    """
+    given = [ids(v) for v in values]
+    unknown = sorted(set(slow_ids) - set(given))
+    assert not unknown, f"no parameters with the ids {unknown} (among {given})"
+    return [pytest.param(v, id=i, marks=[pytest.mark.slow] if i in slow_ids else []) for v, i in zip(values, given)]
+
+
 def fixture_cases() -> list[str]:
-    return sorted(p.name for p in TF_FIXTURES.iterdir() if (p / "expected.json").exists()) if TF_FIXTURES.exists() else []
+    """The golden TensorFlow cases under ``fixtures/tf`` (as ``make_fixtures.py`` declares them)."""
+    return sorted(declared_fixtures("make_fixtures.py", "CASES"))
 
 
 def load_expected(case: str) -> dict:

@@ -14,6 +14,10 @@ import tfckpt_lab as tl
 from conftest import TF_FIXTURES
 
 
+# Each test starts the command-line tool in a new Python process (about a second each).
+pytestmark = pytest.mark.slow
+
+
 def cli(*args, check=True):
     proc = subprocess.run([sys.executable, "-m", "tfckpt_lab", *map(str, args)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})

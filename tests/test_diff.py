@@ -85,6 +85,7 @@ def test_tensor_file_sides_and_atol(tmp_path):
     assert set(by) == {"n", "s"} and by["n"]["max_abs_diff"] == 1.0 and by["s"]["elements_changed"] == 1
 
 
+@pytest.mark.slow
 def test_huge_tensors_are_compared_in_bounded_memory(tmp_path):
     n = 16 * 2**20  # 64 MiB of float32 on each side
     a = np.zeros(n, np.float32)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import slow_params
 
 import tfckpt_lab as tl
 from tfckpt_lab.checkpoint.reader import LowLevelReader, detect_format, open_low_level
@@ -86,7 +87,7 @@ def test_v1_layouts_tile_and_show_every_stored_slice_as_a_tensor_region(case):
     assert set(seen) == set(stored)
 
 
-@pytest.mark.parametrize("case", ["v1_saver_basic", "v1_sharded", "v1_partitioned"])
+@pytest.mark.parametrize("case", slow_params(["v1_saver_basic", "v1_sharded", "v1_partitioned"], "v1_saver_basic", "v1_partitioned"))
 def test_explorer_tabs_shard_map_and_checksum_lab_on_v1(case):
     pytest.importorskip("ipywidgets")
     pytest.importorskip("matplotlib")

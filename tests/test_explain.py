@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import TF_FIXTURES
+from conftest import TF_FIXTURES, slow_params
 from tfckpt_lab import write_bundle
 from tfckpt_lab.bundle.reader import BundleReader
 from tfckpt_lab.explain import check_tiling, detect_kind, innermost_region, layout, layouts, region_path
@@ -20,8 +20,6 @@ from tfckpt_lab.explain.region import Region
 
 
 def _fixture_files():
-    if not TF_FIXTURES.exists():
-        return []
     out = []
     for p in sorted(TF_FIXTURES.rglob("*")):
         if p.is_file() and p.suffix not in (".npz", ".json") and not p.name.startswith("."):
@@ -33,7 +31,10 @@ FILES = _fixture_files()
 PREFIXES = sorted({str(p)[: -len(".index")] for p in FILES if p.name.endswith(".index")})
 
 
-@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(TF_FIXTURES)) for p in FILES])
+@pytest.mark.parametrize("path", slow_params(FILES, "tf1_big_meta/model.meta", "tf1_big_meta/model.index",
+                                              "savev2_multiblock/bundle.index", "savev2_multiblock/bundle.data-00000-of-00001",
+                                              "savev2_binary_keys/bundle.index",
+                                              ids=lambda p: str(p.relative_to(TF_FIXTURES))))
 def test_leaves_tile_the_file_exactly(path):
     tree = layout(path)
     assert tree.file_kind != "unknown"
@@ -46,7 +47,8 @@ def test_leaves_tile_the_file_exactly(path):
     assert pos == tree.end
 
 
-@pytest.mark.parametrize("prefix", PREFIXES, ids=[os.path.relpath(p, TF_FIXTURES) for p in PREFIXES])
+@pytest.mark.parametrize("prefix", slow_params(PREFIXES, "savev2_multiblock/bundle", "savev2_binary_keys/bundle",
+                                                ids=lambda p: os.path.relpath(p, TF_FIXTURES)))
 def test_regions_agree_with_the_reader(prefix):
     reader = BundleReader(prefix, verify=False)
     entries = reader.entries()
@@ -143,10 +145,9 @@ def test_detect_kind_by_name_and_magic(tmp_path):
 
 
 @pytest.mark.timing
+@pytest.mark.slow
 def test_region_tree_is_fast_on_a_10000_entry_index():
     prefix = TF_FIXTURES / "savev2_multiblock" / "bundle"
-    if not prefix.with_suffix(".index").exists():
-        pytest.skip("multiblock fixture not generated")
     t = time.perf_counter()
     tree = layout(str(prefix) + ".index")
     r = innermost_region(tree, tree.end // 2)
@@ -186,6 +187,7 @@ def test_region_basics():
         check_tiling(Region(0, 6, "file", children=[Region(0, 2, "x"), Region(3, 6, "y")]))
 
 
+@pytest.mark.slow
 def test_import_stays_light():
     code = ("import sys, tfckpt_lab; tfckpt_lab.layout; import tfckpt_lab.explain.index, "
             "tfckpt_lab.explain.data, tfckpt_lab.explain.text; "

@@ -216,6 +216,7 @@ def test_object_graph_never_exported_and_escaped_paths(tmp_path):
         assert "_CHECKPOINTABLE_OBJECT_GRAPH" not in z.files
 
 
+@pytest.mark.slow
 def test_cli_export_notices_and_errors(tmp_path):
     env_py = [sys.executable, "-c", "from tfckpt_lab.cli import main; raise SystemExit(main())"]
     out = tmp_path / "m.safetensors"

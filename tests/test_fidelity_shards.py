@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TF_FIXTURES, fixture_cases, load_expected
+from conftest import TF_FIXTURES, fixture_cases, load_expected, slow_params
 
 import tfckpt_lab as tl
 from tfckpt_lab.bundle import BundleWriter
@@ -91,7 +91,7 @@ def test_the_cases_that_matter_are_there():
     assert any(e.slices and e.shard_id > 0 for e in entries.values())
 
 
-@pytest.mark.parametrize("prefix", PREFIXES)
+@pytest.mark.parametrize("prefix", slow_params(PREFIXES, "savev2_multiblock/bundle"))
 def test_replay_is_byte_identical(prefix, tmp_path):
     source = TF_FIXTURES / prefix
     replay(source, tmp_path / "ours")

@@ -17,6 +17,7 @@ from conftest import (
     decode_name,
     expected_values,
     fixture_cases,
+    slow_params,
     load_expected,
     save_order_inputs,
 )
@@ -38,7 +39,7 @@ def test_fixtures_present():
     assert len(SAVEV2_CASES) >= 5, SAVEV2_CASES
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", slow_params(CASES, "savev2_multiblock"))
 def test_list_variables_matches_tf(case):
     exp = load_expected(case)
     reader = tl.load_checkpoint(_prefix(case))
@@ -58,7 +59,7 @@ def test_dtypes_match_tf(case):
     assert ours == {decode_name(n): d for n, d in exp["dtypes"].items()}
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", slow_params(CASES, "savev2_multiblock"))
 def test_values_match_tf(case):
     reader = tl.load_checkpoint(_prefix(case))
     expected = expected_values(case)
@@ -100,7 +101,7 @@ def test_header_matches_tf(case):
     assert reader.lowlevel.num_shards == exp["index"]["header"].get("num_shards", 0)
 
 
-@pytest.mark.parametrize("case", SAVEV2_CASES)
+@pytest.mark.parametrize("case", slow_params(SAVEV2_CASES, "savev2_multiblock"))
 def test_writer_is_byte_identical_to_savev2(case, tmp_path):
     exp = load_expected(case)
     prefix = tmp_path / "bundle"

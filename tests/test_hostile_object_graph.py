@@ -141,6 +141,7 @@ def graphs(draw):
 
 @given(graphs())
 @settings(max_examples=150, deadline=None)
+@pytest.mark.slow
 def test_walks_match_the_reference_on_random_graphs(proto):
     graph = og.ObjectGraph(proto)
     expected = _ref_paths(proto)
@@ -259,6 +260,7 @@ def test_values_on_every_node_of_a_deep_chain_stream(tmp_path, baseline_rss):
     assert out["rss_mb"] - baseline_rss < 40, out
 
 
+@pytest.mark.slow
 def test_missing_keys_are_found_in_one_merge(tmp_path):
     """Before: every missing key scanned every stored key (20,000 x 20,000 string compares)."""
     graph = tl.read_object_graph(graph_missing_keys(str(tmp_path / "m"), 20_000))

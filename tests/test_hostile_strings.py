@@ -19,6 +19,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import slow_params
 from hostile_cases import many_empty_strings
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -72,7 +73,7 @@ def _string_tensor(lengths, *, fill=b"x", noncanonical=()) -> bytes:
     return varints + struct.pack("<I", mask_crc(crc)) + (b"".join(fill * n for n in lengths) if fill else b"")
 
 
-@pytest.mark.parametrize("step", [1, 3, 16, 1 << 18])
+@pytest.mark.parametrize("step", slow_params([1, 3, 16, 1 << 18], "1", "3"))  # 150 examples each
 @given(data=st.data())
 @settings(max_examples=150, deadline=None)
 def test_vectorised_parse_matches_the_scalar_reference(step, data):

@@ -15,6 +15,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from conftest import TF_FIXTURES
 from corruptlib import copy_checkpoint, damaged, read_everything, try_read
 from hypothesis import HealthCheck, given, settings
@@ -95,6 +97,7 @@ def apply_edits(data: bytes, edits, other: bytes) -> bytes:
 @settings(settings.get_profile("reliability"))
 @given(which=st.sampled_from(FIXTURES), file_choice=st.integers(0, 7),
        edits=st.lists(edit, min_size=1, max_size=4))
+@pytest.mark.slow
 def test_fuzzed_checkpoints_raise_checkpoint_error_or_read_the_same(which, file_choice, edits):
     prefix, files, original, originals = _prepared(*which)
     f = files[file_choice % len(files)]

@@ -320,6 +320,7 @@ def test_reader_on_an_old_checkpoint_survives_rotation(tmp_path):
     lazy.close()
 
 
+@pytest.mark.slow
 def test_reader_during_concurrent_saves_sees_whole_checkpoints(tmp_path):
     """A thread reads the latest checkpoint while another keeps saving and rotating."""
     import threading

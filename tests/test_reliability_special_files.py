@@ -91,6 +91,7 @@ def test_hostile_state_file_reads_as_no_state_quickly(tmp_path, kind):
     assert os.path.exists(p + ".index")
 
 
+@pytest.mark.slow
 def test_long_canonical_state_file_is_parsed_fast_and_like_text_format(tmp_path):
     from google.protobuf import text_format
 

@@ -123,7 +123,8 @@ class CountingHTTPServer(http.server.ThreadingHTTPServer):
 def _serve(root: Path, honour_range: bool = True):
     pytest.importorskip("aiohttp")  # fsspec's HTTP filesystem
     server = CountingHTTPServer(root, honour_range)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # polls for shutdown every 20 ms (not the default 0.5 s, which every test would wait out when stopping it)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     return server, thread
 
@@ -199,6 +200,7 @@ def _same_listing(url, local):
                 assert np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
 
 
+@pytest.mark.slow
 def test_api_entry_points_over_http(http_root):
     root, server = http_root
     tf1 = _copy_fixture("tf1_saver_basic", root)
@@ -260,6 +262,7 @@ def test_server_ignoring_range_is_refused_not_downloaded(tmp_path):
         _stop(server, thread)
 
 
+@pytest.mark.slow
 def test_cli_over_http(http_root, capsys, tmp_path):
     root, server = http_root
     tf1 = _copy_fixture("tf1_saver_basic", root)
@@ -370,6 +373,7 @@ def s3_bucket(monkeypatch):
         server.stop()
 
 
+@pytest.mark.slow
 def test_s3_checkpoints(s3_bucket):
     for case in ("tf1_sharded", "tf2_checkpoint"):
         for p in (FIXTURES / case).iterdir():
@@ -387,6 +391,7 @@ def test_s3_checkpoints(s3_bucket):
 
 
 @pytest.mark.parametrize("scheme", ["memory", "http"])
+@pytest.mark.slow
 def test_explorer_opens_urls(scheme, tmp_path):
     pytest.importorskip("ipywidgets")
     from tfckpt_lab.widgets import explore

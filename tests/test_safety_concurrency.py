@@ -80,6 +80,7 @@ HOLDER = textwrap.dedent("""
 
 
 @posix_only
+@pytest.mark.slow
 def test_a_save_while_another_process_saves_is_refused_and_a_dead_holder_blocks_nothing(tmp_path):
     m = CheckpointManager(str(tmp_path), max_to_keep=2)
     m.save(w(1))

@@ -32,6 +32,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import slow_params
 
 import tfckpt_lab as tl
 from tfckpt_lab.checkpoint import files
@@ -181,7 +182,8 @@ def follow_up_save(d: str, scenario) -> None:
 
 
 @posix_only
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__ for s in SCENARIOS])
+@pytest.mark.parametrize("scenario", slow_params(  # the fast suite kills one scenario; --full kills them all
+    SCENARIOS, *[s.__name__ for s in SCENARIOS if s.__name__ != "object_checkpoint_alone"], ids=lambda s: s.__name__))
 def test_kill_after_every_file_operation(tmp_path, scenario, monkeypatch):
     monkeypatch.setattr(files, "STALE_TEMP_AGE", 0.0)  # one writer here: debris of a kill is stale at once
     old, new, steps = reference(tmp_path, scenario, monkeypatch)

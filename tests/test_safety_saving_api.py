@@ -324,6 +324,7 @@ floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_fr
 
 @settings(max_examples=300, deadline=None)
 @given(latest=paths, listed=st.lists(paths, max_size=5), stamps=st.lists(floats, max_size=5), last=floats)
+@pytest.mark.slow
 def test_state_text_is_text_formats(latest, listed, stamps, last):
     from google.protobuf import text_format
 

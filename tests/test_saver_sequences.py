@@ -18,12 +18,12 @@ import time
 import numpy as np
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, declared_fixtures
 from tfckpt_lab import CheckpointManager, Saver
 from tfckpt_lab.checkpoint.files import meta_graph_filename
 
 SEQ_DIR = FIXTURES / "saver_sequences"
-SEQ_FILES = sorted(SEQ_DIR.glob("*.json"))
+SEQ_FILES = sorted(SEQ_DIR / f"{name}.json" for name in declared_fixtures("make_saver_sequences.py", "SEQUENCES"))
 
 
 def _generator():

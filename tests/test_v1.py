@@ -24,8 +24,10 @@ from tfckpt_lab.protos import saved_tensor_slice_pb2 as sts_pb2
 from tfckpt_lab.sstable import TableBuilder
 from tfckpt_lab.v1 import V1Reader, is_v1_checkpoint, v1_files
 
+from conftest import declared_fixtures
+
 V1_FIXTURES = Path(__file__).parent / "fixtures" / "tf_v1"
-CASES = sorted(p.name for p in V1_FIXTURES.iterdir() if (p / "expected.json").exists())
+CASES = sorted(declared_fixtures("make_v1_fixtures.py", "CASES"))
 
 
 def _load(case):

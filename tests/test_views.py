@@ -17,6 +17,9 @@ import tfckpt_lab as tl
 import pytest
 
 from conftest import TF_FIXTURES
+from tfckpt_lab.sstable.format import BLOCK_TRAILER_SIZE, FOOTER_SIZE
+from tfckpt_lab.sstable.reader import TableReader
+from tfckpt_lab.views.palette import kind_color
 from tfckpt_lab import write_bundle
 from tfckpt_lab.views.palette import TABLE_OPEN
 
@@ -57,6 +60,16 @@ def _texts(fig) -> list[str]:
     return [t.get_text() for ax in fig.axes for t in ax.texts]
 
 
+def _bars(collection) -> list[tuple[float, float, tuple]]:
+    """(x start, x end, face colour) of every rectangle a ``broken_barh`` call drew."""
+    colours = collection.get_facecolor()
+    out = []
+    for i, path in enumerate(collection.get_paths()):
+        xs = path.vertices[:, 0]
+        out.append((float(xs.min()), float(xs.max()), tuple(colours[i % len(colours)]) if len(colours) else ()))
+    return out
+
+
 @pytest.mark.parametrize("case", ["tf1_sharded/model-5", "tf2_checkpoint/ckpt-3", "savev2_strings/bundle",
                                   "savev2_dtypes/bundle", "savev2_empty/bundle"])
 def test_shard_map_and_anatomy_render(case):
@@ -74,11 +87,31 @@ def test_shard_map_and_anatomy_render(case):
         assert named == stored, stored - named
     longest = max((e.end for e in reader.entries().values() if not e.slices), default=0)
     assert max(ax.get_xlim()[1] for ax in fig.axes) >= longest
+    # each shard's row has a bar exactly where the reader says each tensor's bytes are, in its dtype's colour
+    rows = {c.get_gid(): _bars(c) for c in fig.axes[0].collections if (c.get_gid() or "").startswith("shard")}
+    key = fig.axes[0].get_legend()
+    legend = {t.get_text(): tuple(h.get_facecolor()) for t, h in zip(key.get_texts(), key.legend_handles)} if key else {}
+    for e in reader.entries():
+        if e.size and not e.slices:
+            bars = {(s, t): colour for s, t, colour in rows[f"shard{e.shard_id}"]}
+            assert (e.offset, e.offset + e.size) in bars, (e.name, e.offset, e.size)
+            assert bars[e.offset, e.offset + e.size] == legend[e.dtype_name], e.name
     fig = index_anatomy(prefix + ".index")
     _render(fig)
     size = os.path.getsize(prefix + ".index")
     assert fig.axes[0].get_xlim() == (0.0, float(size))  # drawn to scale: the axis is the file
     assert any(t.startswith("footer") for t in _texts(fig))
+    # the top row tiles the file; its trailers are the 5 bytes after every block the footer and index point at
+    bars = sorted(b for c in fig.axes[0].collections for b in _bars(c) if b[2][3] > 0)
+    assert bars[0][0] == 0 and bars[-1][1] == size and all(a[1] == b[0] for a, b in zip(bars, bars[1:]))
+    table = TableReader(prefix + ".index")
+    handles = [h for _, h in table.index_entries] + [table.footer.metaindex_handle, table.footer.index_handle]
+    from matplotlib.colors import to_rgba
+
+    trailer = to_rgba(kind_color("block_trailer"))
+    assert sorted((s, t) for s, t, colour in bars if colour == trailer) == \
+        sorted((h.end, h.end + BLOCK_TRAILER_SIZE) for h in handles)
+    assert (size - FOOTER_SIZE, size) in {(s, t) for s, t, _ in bars}
 
 
 @pytest.mark.parametrize("value", [
@@ -137,6 +170,7 @@ def test_heatmap_and_stem_ticks_are_element_indices():
 
 
 @pytest.mark.timing
+@pytest.mark.slow
 def test_shard_map_of_10000_tensors_is_quick():
     from tfckpt_lab.views.plots import shard_map
 
@@ -372,6 +406,7 @@ def test_explorer_tabs_and_shared_selection(small, tmp_path):
 
 
 @pytest.mark.timing
+@pytest.mark.slow
 def test_explorer_on_10000_entries_is_quick():
     from tfckpt_lab.widgets import explore
 

@@ -403,6 +403,7 @@ def test_the_demo_explorer_has_two_steps_to_compare(tmp_path):
 
 # -- the Values tab on large tensors ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_values_tab_summarizes_a_large_tensor_from_a_sample(tmp_path, monkeypatch):
     from tfckpt_lab.checkpoint import summary
     from tfckpt_lab.widgets import explore

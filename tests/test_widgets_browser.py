@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import launch_chromium, playwright_or_skip
+from conftest import assert_home_untouched, lab_env, launch_chromium, playwright_or_skip
 from test_browser_widgets import CELLS as _THEIRS, _rerun_last_cell, _run_all
 from test_notebooks import start_lab, stop_lab
 
@@ -43,9 +43,7 @@ def page(tmp_path_factory):
     for step in (100, 200):
         write_bundle(str(directory / "work" / "two" / f"model-{step}"),
                      {"w": np.full((2, 3), step, np.float32), "b": np.arange(3.0) * step, "step": np.int64(step)})
-    env = {**os.environ, "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
-           "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"), "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
-           "IPYTHONDIR": str(base / "ipython")}
+    env = lab_env(base)  # the server's folders, npm's cache and logs and HOME itself under base
     proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], directory, env=env)
     try:
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
@@ -68,6 +66,7 @@ def page(tmp_path_factory):
                 context.close()
     finally:
         stop_lab(proc)
+    assert_home_untouched(env)
 
 
 assert len(CELLS) == len(_THEIRS)  # _rerun_last_cell reruns the cell at len(their CELLS) - 1

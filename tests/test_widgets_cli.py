@@ -9,8 +9,13 @@ import sys
 import unicodedata
 
 import numpy as np
+import pytest
 
 import tfckpt_lab as tl
+
+
+# Each test starts the command-line tool in a new Python process (about a second each).
+pytestmark = pytest.mark.slow
 
 
 def cli(*args, cwd=None):

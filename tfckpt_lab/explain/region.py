@@ -83,7 +83,7 @@ class Region:
         thousand objects. The collector's scans while they are built cost twice the
         building itself, and in a process that has imported TensorFlow a full
         collection walks TensorFlow's objects too (benchmarks/run.py, layout row:
-        0.95 s with the collector running, 0.35 s paused). The regions are freed
+        0.97 s with the collector running, 0.46 s paused). The regions are freed
         as usual afterwards (parent links make cycles, which the collector
         collects once it runs again).
         """

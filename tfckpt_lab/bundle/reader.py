@@ -328,7 +328,7 @@ class BundleReader:
             return arr.reshape(e.shape)
         out = np.empty(count, dtype=dt)
         raw = out.view(np.uint8)
-        if verify:  # read and checksum in chunks, the next chunk read while this one is checksummed
+        if verify:  # read and checksum one chunk at a time, each checksummed while still in cache
             self._compare_crc(e, f, read_with_crc(f, e.offset, raw))
         elif e.size:
             f.readinto(e.offset, raw)

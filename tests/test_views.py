@@ -91,7 +91,7 @@ def test_shard_map_and_anatomy_render(case):
     rows = {c.get_gid(): _bars(c) for c in fig.axes[0].collections if (c.get_gid() or "").startswith("shard")}
     key = fig.axes[0].get_legend()
     legend = {t.get_text(): tuple(h.get_facecolor()) for t, h in zip(key.get_texts(), key.legend_handles)} if key else {}
-    for e in reader.entries():
+    for e in reader.entries().values():
         if e.size and not e.slices:
             bars = {(s, t): colour for s, t, colour in rows[f"shard{e.shard_id}"]}
             assert (e.offset, e.offset + e.size) in bars, (e.name, e.offset, e.size)

@@ -49,3 +49,25 @@ def test_namespaces_and_verbs_cost_nothing_until_used():
             "print(sorted(m for m in sys.modules if m.startswith(('tfckpt_lab.', 'google.protobuf', 'matplotlib'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['tfckpt_lab._version', 'tfckpt_lab.lowlevel']"  # _version: one string
+
+
+def test_ml_dtypes_is_imported_only_for_its_types(tmp_path):
+    """ml_dtypes 0.7 takes most of a second to import: a float32-only checkpoint never pays for it."""
+    code = ("import sys, numpy as np, tfckpt_lab as tl\n"
+            "p = sys.argv[1]\n"
+            "tl.write_bundle(p, {'w': np.arange(6, dtype=np.float32).reshape(2, 3), 's': b'x'})\n"
+            "r = tl.load_checkpoint(p)\n"
+            "assert r.get_tensor('w').sum() == 15 and tl.verify_checkpoint(p).ok\n"
+            "assert r.get_variable_to_dtype_map()['w'] == 'float32', r.get_variable_to_dtype_map()\n"
+            "print('ml_dtypes' in sys.modules)\n"
+            "import ml_dtypes\n"
+            "tl.write_bundle(p + 'b', {'b': np.array([1.5, np.nan], ml_dtypes.bfloat16)})\n"
+            "v = tl.load_checkpoint(p + 'b').get_tensor('b')\n"
+            "print(v.dtype, v.view(np.uint16).tolist())\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m")], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "False"
+    import ml_dtypes
+    import numpy as np
+
+    assert out[1] == f"bfloat16 {np.array([1.5, np.nan], ml_dtypes.bfloat16).view(np.uint16).tolist()}"

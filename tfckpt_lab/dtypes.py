@@ -1,6 +1,8 @@
 """TensorFlow's DataType numbers, their names, and the numpy dtypes that hold them.
 
-bfloat16, the float8 types and int4/uint4 come from ``ml_dtypes``.  TensorFlow
+bfloat16, the float8 types, int4/uint4, int2/uint2 and float4_e2m1fn come from
+``ml_dtypes``, imported only when one of those types is first needed (ml_dtypes 0.7
+takes most of a second to import, where everything else here takes milliseconds).  TensorFlow
 stores every element in its natural little-endian width (bool and int4 take one
 byte each); strings have a layout of their own (see :mod:`tfckpt_lab.bundle.tensor_bytes`).
 """
@@ -8,11 +10,6 @@ byte each); strings have a layout of their own (see :mod:`tfckpt_lab.bundle.tens
 from __future__ import annotations
 
 import numpy as np
-
-try:
-    import ml_dtypes as _mld
-except ImportError:  # pragma: no cover - ml_dtypes is a declared dependency
-    _mld = None
 
 __all__ = [
     "DT_STRING",
@@ -32,7 +29,25 @@ DT_RESOURCE = 20
 DT_VARIANT = 21
 REF_OFFSET = 100
 
-# number -> (TensorFlow's name, numpy dtype or None)
+class _ML(str):
+    """The name of a numpy dtype that ``ml_dtypes`` provides, looked up when first needed."""
+
+
+_ml_cache: dict[str, object] = {}
+
+
+def _ml_dtype(name: str):
+    """``ml_dtypes.NAME``, or None when ml_dtypes (a declared dependency) is missing or lacks it."""
+    if name not in _ml_cache:
+        try:
+            import ml_dtypes
+        except ImportError:  # pragma: no cover - ml_dtypes is a declared dependency
+            ml_dtypes = None
+        _ml_cache[name] = getattr(ml_dtypes, name, None)
+    return _ml_cache[name]
+
+
+# number -> (TensorFlow's name, numpy dtype, the name of an ml_dtypes type, or None)
 _TABLE: dict[int, tuple[str, object]] = {
     1: ("float32", np.float32),
     2: ("float64", np.float64),
@@ -47,7 +62,7 @@ _TABLE: dict[int, tuple[str, object]] = {
     11: ("qint8", np.int8),
     12: ("quint8", np.uint8),
     13: ("qint32", np.int32),
-    14: ("bfloat16", getattr(_mld, "bfloat16", None)),
+    14: ("bfloat16", _ML("bfloat16")),
     15: ("qint16", np.int16),
     16: ("quint16", np.uint16),
     17: ("uint16", np.uint16),
@@ -57,27 +72,37 @@ _TABLE: dict[int, tuple[str, object]] = {
     21: ("variant", None),
     22: ("uint32", np.uint32),
     23: ("uint64", np.uint64),
-    24: ("float8_e5m2", getattr(_mld, "float8_e5m2", None)),
-    25: ("float8_e4m3fn", getattr(_mld, "float8_e4m3fn", None)),
-    26: ("float8_e4m3fnuz", getattr(_mld, "float8_e4m3fnuz", None)),
-    27: ("float8_e4m3b11fnuz", getattr(_mld, "float8_e4m3b11fnuz", None)),
-    28: ("float8_e5m2fnuz", getattr(_mld, "float8_e5m2fnuz", None)),
-    29: ("int4", getattr(_mld, "int4", None)),
-    30: ("uint4", getattr(_mld, "uint4", None)),
-    31: ("int2", getattr(_mld, "int2", None)),
-    32: ("uint2", getattr(_mld, "uint2", None)),
-    33: ("float4_e2m1fn", getattr(_mld, "float4_e2m1fn", None)),
+    24: ("float8_e5m2", _ML("float8_e5m2")),
+    25: ("float8_e4m3fn", _ML("float8_e4m3fn")),
+    26: ("float8_e4m3fnuz", _ML("float8_e4m3fnuz")),
+    27: ("float8_e4m3b11fnuz", _ML("float8_e4m3b11fnuz")),
+    28: ("float8_e5m2fnuz", _ML("float8_e5m2fnuz")),
+    29: ("int4", _ML("int4")),
+    30: ("uint4", _ML("uint4")),
+    31: ("int2", _ML("int2")),
+    32: ("uint2", _ML("uint2")),
+    33: ("float4_e2m1fn", _ML("float4_e2m1fn")),
 }
 
 ALL_DATATYPES = tuple(sorted(_TABLE))
 
 # numpy dtype -> number, for writing.  The quantized types share numpy dtypes with
-# plain integers, so only the plain ones are chosen when writing.
+# plain integers, so only the plain ones are chosen when writing.  The ml_dtypes types
+# join the first time a dtype is not found here (an array of one means ml_dtypes is loaded).
 _FROM_NUMPY: dict[np.dtype, int] = {}
 for _num, (_name, _np) in _TABLE.items():
-    if _np is None or _np is object or _name.startswith("q"):
+    if _np is None or _np is object or isinstance(_np, _ML) or _name.startswith("q"):
         continue
     _FROM_NUMPY.setdefault(np.dtype(_np), _num)
+_ml_joined = False
+
+
+def _join_ml_dtypes() -> None:
+    global _ml_joined
+    for num, (_name, ml) in _TABLE.items():
+        if isinstance(ml, _ML) and _ml_dtype(ml) is not None:
+            _FROM_NUMPY.setdefault(np.dtype(_ml_dtype(ml)), num)
+    _ml_joined = True
 
 
 def base_type(datatype: int) -> int:
@@ -97,7 +122,8 @@ def numpy_dtype(datatype: int) -> np.dtype | None:
     entry = _TABLE.get(base_type(datatype))
     if entry is None or entry[1] is None:
         return None
-    return np.dtype(entry[1])
+    held = _ml_dtype(entry[1]) if isinstance(entry[1], _ML) else entry[1]
+    return None if held is None else np.dtype(held)
 
 
 def is_string(datatype: int) -> bool:
@@ -109,8 +135,11 @@ def datatype_for(dtype) -> int:
     dt = np.dtype(dtype)
     if dt.kind in "OSU":
         return DT_STRING
+    key = dt.newbyteorder("=") if dt.byteorder not in "=|" else dt
+    if key not in _FROM_NUMPY and not _ml_joined:
+        _join_ml_dtypes()
     try:
-        return _FROM_NUMPY[dt.newbyteorder("=") if dt.byteorder not in "=|" else dt]
+        return _FROM_NUMPY[key]
     except KeyError:
         raise TypeError(f"numpy dtype {dt} has no TensorFlow checkpoint equivalent") from None
 

@@ -295,9 +295,20 @@ def playwright_or_skip(*modules: str):
 
 
 def launch_chromium(playwright, profile_dir, *, width: int = 1400, height: int = 1000):
-    """A headless Chromium context with a new, empty profile, using Debian's browser."""
+    """A headless Chromium context with a new, empty profile, using Debian's browser.
+
+    Chromium writes outside its profile too: its crash-report database under
+    ``$XDG_CONFIG_HOME/chromium`` and GTK's dconf cache under ``$XDG_CACHE_HOME`` (both in the
+    home folder by default, seen on a machine whose home folder started empty).  The browser
+    gets a home, config and cache folder of its own next to the profile.
+    """
+    home = Path(f"{profile_dir}-home")
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+               XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local" / "share"))
+    for folder in (".config", ".cache", ".local/share"):
+        (home / folder).mkdir(parents=True, exist_ok=True)
     return playwright.chromium.launch_persistent_context(
-        str(profile_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        str(profile_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, env=env,
         viewport={"width": width, "height": height})
 
 

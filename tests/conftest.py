@@ -360,6 +360,26 @@ def shots_dirs(tmp_dir) -> list[Path]:
     return dirs
 
 
+def answer_kernel_dialog(pg) -> None:
+    """Answer JupyterLab's "Select Kernel" dialog as a user would; fail with the words of any other.
+
+    A modal dialog swallows every click.  When the kernel specs arrive late (a loaded machine),
+    JupyterLab asks which kernel to start although the notebook names ``python3``; the
+    dialog preselects it, and "Select" starts it.  Any other dialog (a kernel that failed to
+    start, a server error) is a failure worth reading.
+    """
+    dialog = pg.locator(".jp-Dialog")
+    if not dialog.count():
+        return
+    text = dialog.first.inner_text()
+    if text.startswith("Select Kernel") and "Python 3" in text:
+        dialog.first.locator(".jp-Dialog-button.jp-mod-accept").click(timeout=10_000)
+        dialog.first.wait_for(state="detached", timeout=30_000)
+        pg.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=90_000)
+        return
+    raise AssertionError(f"JupyterLab shows a dialog: {text!r}")
+
+
 def save_screenshot(target, name: str, tmp_dir) -> list[Path]:
     """Screenshot a Playwright page or locator into every :func:`shots_dirs` folder."""
     paths = []

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOOK_JS, assert_home_untouched, lab_env, launch_chromium, playwright_or_skip, save_screenshot
+from conftest import LOOK_JS, answer_kernel_dialog, assert_home_untouched, lab_env, launch_chromium, playwright_or_skip, save_screenshot
 from test_notebooks import start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -105,8 +105,12 @@ def test_notebook_runs_in_jupyterlab(browser_context, lab, notebook, tmp_path):
         page.goto(f"{url}/lab/tree/{notebook}?reset&token={token}", wait_until="domcontentloaded", timeout=90_000)
         page.locator(f"{NB} .jp-Cell").first.wait_for(timeout=90_000)
         # the kernel must be connected before Run All: the status bar names it and says Idle
-        page.locator("#jp-main-statusbar", has_text=re.compile(r"ipykernel.*Idle|Idle.*ipykernel", re.S)) \
-            .wait_for(timeout=90_000)
+        idle = page.locator("#jp-main-statusbar", has_text=re.compile(r"ipykernel.*Idle|Idle.*ipykernel", re.S))
+        deadline = time.time() + 90
+        while not idle.count() and time.time() < deadline:
+            answer_kernel_dialog(page)  # JupyterLab may ask which kernel to start when its specs came late
+            page.wait_for_timeout(300)
+        idle.wait_for(timeout=5_000)
         n_code = _code_cell_count(page)
         assert n_code > 0
         _dismiss_news_toast(page)

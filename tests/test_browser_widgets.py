@@ -32,7 +32,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from conftest import LOOK_JS, assert_home_untouched, lab_env, launch_chromium, playwright_or_skip, save_screenshot
+from conftest import LOOK_JS, answer_kernel_dialog, assert_home_untouched, lab_env, launch_chromium, playwright_or_skip, save_screenshot
 from test_notebooks import start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -122,6 +122,7 @@ def page(playwright, tmp_path_factory):
 def _run_all(pg) -> None:
     """Run > Run All Cells, again if the kernel was not ready to take it (no cell started)."""
     for _ in range(4):
+        answer_kernel_dialog(pg)
         pg.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         pg.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         deadline = time.time() + 15

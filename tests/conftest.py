@@ -7,6 +7,7 @@ import base64
 import importlib.util
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -360,15 +361,21 @@ def shots_dirs(tmp_dir) -> list[Path]:
     return dirs
 
 
-def answer_kernel_dialog(pg) -> None:
+def answer_kernel_dialog(pg, *, wait_ms: int = 0) -> None:
     """Answer JupyterLab's "Select Kernel" dialog as a user would; fail with the words of any other.
 
     A modal dialog swallows every click.  When the kernel specs arrive late (a loaded machine),
     JupyterLab asks which kernel to start although the notebook names ``python3``; the
     dialog preselects it, and "Select" starts it.  Any other dialog (a kernel that failed to
-    start, a server error) is a failure worth reading.
+    start, a server error) is a failure worth reading.  ``wait_ms``: how long to wait for a
+    dialog to appear (0: only look).
     """
     dialog = pg.locator(".jp-Dialog")
+    if wait_ms:
+        try:
+            dialog.first.wait_for(state="attached", timeout=wait_ms)
+        except Exception:  # no dialog: nothing to answer
+            return
     if not dialog.count():
         return
     text = dialog.first.inner_text()
@@ -378,6 +385,14 @@ def answer_kernel_dialog(pg) -> None:
         pg.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=90_000)
         return
     raise AssertionError(f"JupyterLab shows a dialog: {text!r}")
+
+
+def dismiss_news(pg) -> None:
+    """JupyterLab asks once whether to fetch Jupyter news; answer No so it is not in the pictures."""
+    try:
+        pg.locator(".jp-toast-button", has_text=re.compile(r"^No$")).first.click(timeout=3_000)
+    except Exception:  # not asked
+        pass
 
 
 def save_screenshot(target, name: str, tmp_dir) -> list[Path]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOOK_JS, answer_kernel_dialog, assert_home_untouched, lab_env, launch_chromium, playwright_or_skip, save_screenshot
+from conftest import LOOK_JS, answer_kernel_dialog, assert_home_untouched, dismiss_news, lab_env, launch_chromium, playwright_or_skip, save_screenshot
 from test_notebooks import start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -70,15 +70,6 @@ def lab(tmp_path_factory):
     assert_home_untouched(env)
 
 
-def _dismiss_news_toast(page) -> None:
-    """JupyterLab asks once whether to fetch Jupyter news; answer No so it is not in the picture."""
-    no = page.locator(".jp-toast-button", has_text=re.compile(r"^No$"))
-    try:
-        no.first.click(timeout=3_000)
-    except Exception:
-        pass
-
-
 def _code_cell_count(page) -> int:
     return page.locator(f"{NB} .jp-CodeCell").count()
 
@@ -113,7 +104,7 @@ def test_notebook_runs_in_jupyterlab(browser_context, lab, notebook, tmp_path):
         idle.wait_for(timeout=5_000)
         n_code = _code_cell_count(page)
         assert n_code > 0
-        _dismiss_news_toast(page)
+        dismiss_news(page)
 
         for attempt in range(3):  # a click that lands while the kernel is still settling can be lost
             page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from conftest import LOOK_JS, answer_kernel_dialog, assert_home_untouched, lab_env, launch_chromium, playwright_or_skip, save_screenshot
+from conftest import LOOK_JS, answer_kernel_dialog, assert_home_untouched, dismiss_news, lab_env, launch_chromium, playwright_or_skip, save_screenshot
 from test_notebooks import start_lab, stop_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -95,8 +95,8 @@ def _notebook_in_lab(p, base, name: str, cells: list[str], ready: str, *, prepar
             pg.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=90_000)
             pg.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=90_000)
             try:
-                _accept_kernel_dialog(pg)
-                _dismiss_news(pg)
+                answer_kernel_dialog(pg, wait_ms=5_000)
+                dismiss_news(pg)
                 _run_all(pg)
                 pg.locator(".jp-OutputArea-output", has_text=ready).wait_for(timeout=180_000)
             except Exception:
@@ -371,22 +371,6 @@ def theme_page(playwright, tmp_path_factory):
     with _notebook_in_lab(playwright, base, THEME_NOTEBOOK, THEME_CELLS, "READY", width=WIDTH, height=1000) as pg:
         pg.locator(f"{PANEL} .jp-OutputArea .widget-tab").first.wait_for(timeout=60_000)
         yield pg, base
-
-
-def _accept_kernel_dialog(pg) -> None:
-    """JupyterLab sometimes asks which kernel a new notebook should use: take the one it proposes."""
-    try:
-        pg.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click(timeout=5_000)
-    except Exception:
-        pass
-
-
-def _dismiss_news(pg) -> None:
-    """JupyterLab asks once whether to fetch Jupyter news; answer No so it is not in the pictures."""
-    try:
-        pg.locator(".jp-toast-button", has_text=re.compile(r"^No$")).first.click(timeout=3_000)
-    except Exception:
-        pass
 
 
 @pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])

@@ -8,17 +8,13 @@ folder are pointed into the test's temporary folder, so nothing is written to th
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 import time
 
 import numpy as np
 import pytest
 
-from conftest import assert_home_untouched, lab_env, launch_chromium, playwright_or_skip
-from test_browser_widgets import CELLS as _THEIRS, _rerun_last_cell, _run_all
-from test_notebooks import start_lab, stop_lab
+from test_browser_widgets import CELLS as _THEIRS, _notebook_in_lab, _rerun_last_cell, playwright  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -32,41 +28,19 @@ CELLS = [  # four cells, the last one printing the kernel's state, as test_brows
 ]
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    sync_api = playwright_or_skip("anywidget")
-    nbformat = pytest.importorskip("nbformat")
+def _two_checkpoints(directory) -> None:
     from tfckpt_lab import write_bundle
 
-    base = tmp_path_factory.mktemp("lab")
-    directory = base / "tutorial"
     for step in (100, 200):
         write_bundle(str(directory / "work" / "two" / f"model-{step}"),
                      {"w": np.full((2, 3), step, np.float32), "b": np.arange(3.0) * step, "step": np.int64(step)})
-    env = lab_env(base)  # the server's folders, npm's cache and logs and HOME itself under base
-    proc, url, token = start_lab([sys.executable, "-m", "tfckpt_lab"], directory, env=env)
-    try:
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(nb, str(directory / NOTEBOOK))
-        with sync_api.sync_playwright() as p:
-            context = launch_chromium(p, tmp_path_factory.mktemp("chromium-profile"), height=1100)
-            try:
-                pg = context.new_page()
-                pg.errors = []
-                pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-                pg.goto(f"{url}/lab/workspaces/tfk-{os.urandom(4).hex()}/tree/{NOTEBOOK}?token={token}",
-                        wait_until="domcontentloaded", timeout=90_000)
-                pg.locator(f"{PANEL} .jp-Cell").first.wait_for(timeout=90_000)
-                pg.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=90_000)
-                _run_all(pg)
-                pg.locator(".jp-OutputArea-output", has_text="STATE").wait_for(timeout=120_000)
-                yield pg
-            finally:
-                context.close()
-    finally:
-        stop_lab(proc)
-    assert_home_untouched(env)
+
+
+@pytest.fixture(scope="module")
+def page(playwright, tmp_path_factory):
+    base = tmp_path_factory.mktemp("lab")
+    with _notebook_in_lab(playwright, base, NOTEBOOK, CELLS, "STATE", prepare=_two_checkpoints) as pg:
+        yield pg
 
 
 assert len(CELLS) == len(_THEIRS)  # _rerun_last_cell reruns the cell at len(their CELLS) - 1
